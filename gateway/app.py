@@ -1,0 +1,160 @@
+"""Composition root: settings → descriptors → route table → upstreams → the grpc.aio server.
+
+``Gateway`` is the running system as one object, so the CLI, the demo and the tests start it the same
+way. ``serve`` adds what a process needs around it: signal handling and graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+
+from gateway.config import Settings
+from gateway.descriptors import build_pool, load_descriptors
+from gateway.grpc_front import PassThrough
+from gateway.routes import RouteTable, compile_routes, upstream_name
+from gateway.upstream import Upstream, channel_options
+
+log = logging.getLogger(__name__)
+
+_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class Gateway:
+    """The gateway process's moving parts, built from settings, started and stopped as one."""
+
+    def __init__(self, settings: Settings, fds: descriptor_pb2.FileDescriptorSet, table: RouteTable) -> None:
+        self.settings = settings
+        self.fds = fds
+        self.table = table
+        options = channel_options(settings.grpc.max_message_bytes)
+        self.upstreams: dict[str, Upstream] = {}
+        for u in settings.upstreams:
+            name = upstream_name(u)
+            self.upstreams[name] = Upstream(name, u, options)
+        self.health = HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.grpc_port = 0
+
+    @classmethod
+    async def build(cls, settings: Settings) -> Gateway:
+        """Load the contracts and compile the route table; raises ConfigError on any problem."""
+        fds = await load_descriptors(settings)
+        return cls(settings, fds, compile_routes(fds, settings.upstreams))
+
+    def _services_of(self, upstream: Upstream) -> list[str]:
+        return [s for s, u in self.table.upstream_of.items() if u == upstream.name]
+
+    async def _publish_health(self, upstream: Upstream) -> None:
+        status = _SERVING if upstream.healthy else _NOT_SERVING
+        for service in self._services_of(upstream):
+            await self.health.set(service, status)
+
+    async def start(self) -> None:
+        cfg = self.settings.grpc
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_send_message_length", cfg.max_message_bytes),
+                ("grpc.max_receive_message_length", cfg.max_message_bytes),
+            ]
+        )
+        server.add_generic_rpc_handlers([PassThrough(self.table, self.upstreams)])
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        if cfg.reflection:
+            self._add_reflection(server)
+        self.grpc_port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        for upstream in self.upstreams.values():
+            upstream.on_health_change(lambda u: asyncio.ensure_future(self._publish_health(u)))
+        await asyncio.gather(*(u.start() for u in self.upstreams.values()))
+        for upstream in self.upstreams.values():
+            await self._publish_health(upstream)
+        await self.health.set("", _SERVING)
+        await server.start()
+        self.server = server
+        log.info(
+            "gateway serving",
+            extra={"grpc_port": self.grpc_port, "services": len(self.table.services),
+                   "methods": len(self.table.routes)},
+        )
+
+    def _add_reflection(self, server: grpc.aio.Server) -> None:
+        pool = build_pool(self.fds)
+        for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR):
+            with contextlib.suppress(TypeError, KeyError):
+                pool.FindFileByName(extra.name)
+                continue
+            pool.AddSerializedFile(extra.serialized_pb)
+        names = [*self.table.services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME]
+        servicer = reflection.aio.ReflectionServicer(names, pool=pool)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+        # grpc.reflection.v1 is wire-identical to v1alpha; grpcio ships only v1alpha, while grpcurl and
+        # buf curl ask for v1 first. Serve the same servicer under the v1 name.
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    _REFLECTION_V1,
+                    {
+                        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                            servicer.ServerReflectionInfo,
+                            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                        )
+                    },
+                )
+            ]
+        )
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop accepting calls, let in-flight calls finish for up to ``grace`` seconds, then close."""
+        grace = self.settings.shutdown.grace_period_seconds if grace is None else grace
+        await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace)
+        await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        log.info("gateway stopped")
+
+
+async def run_until_signalled(
+    start: Callable[[], Any], stop: Callable[[], Any], on_ready: Callable[[], None] | None = None
+) -> None:
+    """Start, wait for SIGTERM/SIGINT, stop gracefully; a second signal exits at once (status 130)."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            os.write(2, b"second signal: exiting now without draining\n")
+            os._exit(130)
+        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await start()
+    if on_ready is not None:
+        on_ready()
+    try:
+        await stopping.wait()
+    finally:
+        await stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None = None) -> None:
+    gateway = await Gateway.build(settings)
+    await run_until_signalled(gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway))

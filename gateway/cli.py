@@ -1,0 +1,108 @@
+"""``tta-gateway``: the command line.
+
+Commands::
+
+    tta-gateway serve --config gateway.yaml     run the gateway from a config file (+ TTA_GATEWAY__* env)
+    tta-gateway demo [--grpc-port N] [--http-port N]
+                                                run every reference TTA service and the gateway in front
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from gateway.app import Gateway, serve
+from gateway.config import load_settings
+from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tta-gateway",
+        description="The gRPC-first API gateway in front of every TTA service.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p_serve = sub.add_parser(
+        "serve",
+        help="run the gateway from a YAML config file",
+        description="Run the gateway. Settings come from --config (a gateway YAML file, or a TTA "
+        "config/tta_config.yaml whose `gateway:` section is used), then TTA_GATEWAY__SECTION__KEY "
+        "environment variables. An unknown key or bad value stops start-up with the reason.",
+    )
+    p_serve.add_argument("--config", type=Path, help="YAML settings file (default: built-in defaults)")
+    p_demo = sub.add_parser(
+        "demo",
+        help="run the gateway with every reference TTA service, in memory",
+        description="Start every reference TTA service on loopback and the gateway in front of them "
+        "with embedded defaults; print the endpoints and a first call once ready. Ctrl-C stops all.",
+    )
+    p_demo.add_argument("--grpc-port", type=int, default=50051, help="gateway gRPC port (default 50051)")
+    p_demo.add_argument("--http-port", type=int, default=8080, help="gateway HTTP/WebSocket port (default 8080)")
+    p_demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    return parser
+
+
+def _ready_banner(gateway: Gateway) -> None:
+    port = gateway.grpc_port
+    lines = [
+        "",
+        f"tta-gateway is ready: gRPC on {gateway.settings.grpc.host}:{port}, "
+        f"{len(gateway.table.services)} services, {len(gateway.table.routes)} methods",
+        "",
+        "  list every TTA service through reflection:",
+        f"    npx --yes @bufbuild/buf curl --protocol grpc --http2-prior-knowledge --list-methods http://127.0.0.1:{port}",
+        "  make a first call:",
+        f"    npx --yes @bufbuild/buf curl --protocol grpc --http2-prior-knowledge -d '{{\"payload\": \"aGk=\"}}' \\",
+        f"      http://127.0.0.1:{port}/tta.v1.DiagnosticsService/Echo",
+        "  or with grpcurl:",
+        f"    grpcurl -plaintext 127.0.0.1:{port} list",
+        "",
+        "  Ctrl-C (SIGTERM) drains in-flight calls and stops; a second Ctrl-C stops at once.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from services.server import start_all  # the demo is the one command allowed to import services/
+
+    running = await start_all(host="127.0.0.1")
+    settings = load_settings(
+        None,
+        environ={
+            "TTA_GATEWAY__GRPC__HOST": args.host,
+            "TTA_GATEWAY__GRPC__PORT": str(args.grpc_port),
+            "TTA_GATEWAY__HTTP__PORT": str(args.http_port),
+            "TTA_GATEWAY__UPSTREAMS": running.upstreams_json(),
+        },
+    )
+    try:
+        await serve(settings, on_ready=_ready_banner)
+    finally:
+        await running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            settings = load_settings(args.config)
+            logging.getLogger().setLevel(settings.log.level.upper())
+            asyncio.run(serve(settings))
+        else:
+            asyncio.run(_demo(args))
+    except ConfigError as exc:
+        print(f"tta-gateway: configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

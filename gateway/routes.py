@@ -1,0 +1,247 @@
+"""The route-and-policy table: which upstream serves each gRPC method, and under which policy.
+
+Pure: compiled once at start-up from a ``FileDescriptorSet`` and the configured upstreams, then frozen.
+A reload compiles a new table and swaps it; nothing mutates a table in place.
+
+Example::
+
+    >>> table = compile_routes(fds, [UpstreamSettings(services=("tta.v1.*",), targets=("h:1",))])
+    >>> table.lookup("/tta.v1.PlayerService/GetPlayer")
+    Route(path='/tta.v1.PlayerService/GetPlayer', arity=<Arity.UNARY_UNARY: ...>, upstream='tta.v1.*', ...)
+    >>> table.lookup("/tta.v1.PlayerService/Nope") is None
+    True
+
+Which services are fronted: every service in the descriptors except the gateway's own
+(``tta.gateway.*``) and gRPC's infrastructure (``grpc.*``: health, reflection), which the gateway
+answers itself. Each fronted service must be claimed by exactly one upstream; an exact service name
+beats a package wildcard; an upstream pattern that claims nothing is a configuration error (a typo
+would otherwise silently route nothing).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from google.protobuf import descriptor_pb2
+
+from gateway.config import UpstreamSettings
+from gateway.errors import ConfigError
+from tta.gateway.v1 import options_pb2
+
+_GATEWAY_OWN = ("tta.gateway.", "grpc.")
+
+
+class Arity(enum.Enum):
+    """The four gRPC call shapes, from the method's ``client_streaming``/``server_streaming`` flags."""
+
+    UNARY_UNARY = "unary_unary"
+    UNARY_STREAM = "unary_stream"
+    STREAM_UNARY = "stream_unary"
+    STREAM_STREAM = "stream_stream"
+
+    @classmethod
+    def of(cls, client_streaming: bool, server_streaming: bool) -> Arity:
+        return _ARITIES[(client_streaming, server_streaming)]
+
+
+_ARITIES = {
+    (False, False): Arity.UNARY_UNARY,
+    (False, True): Arity.UNARY_STREAM,
+    (True, False): Arity.STREAM_UNARY,
+    (True, True): Arity.STREAM_STREAM,
+}
+
+
+class AuthMode(enum.Enum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    NONE = "none"
+
+
+class Priority(enum.IntEnum):
+    """Lower is served first; crisis traffic is never shed."""
+
+    CRISIS = 1
+    THERAPEUTIC_SESSION = 2
+    GAMEPLAY = 3
+    ADMINISTRATIVE = 4
+
+
+class CacheScope(enum.Enum):
+    NONE = "none"
+    PUBLIC = "public"
+    PRINCIPAL = "principal"
+
+
+class Idempotency(enum.Enum):
+    """protobuf's standard ``idempotency_level`` method option."""
+
+    UNKNOWN = "unknown"
+    NO_SIDE_EFFECTS = "no_side_effects"
+    IDEMPOTENT = "idempotent"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A method's effective policy: service defaults overlaid by the method's own options."""
+
+    auth: AuthMode = AuthMode.REQUIRED
+    roles: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    rate_limit_class: str = "default"
+    priority: Priority = Priority.GAMEPLAY
+    cache_ttl_seconds: int = 0
+    cache_scope: CacheScope = CacheScope.NONE
+    idempotency: Idempotency = Idempotency.UNKNOWN
+    idempotency_key: bool = False
+    websocket_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One fronted gRPC method."""
+
+    path: str  # "/tta.v1.PlayerService/GetPlayer", the HTTP/2 :path of the call
+    service: str  # "tta.v1.PlayerService"
+    method: str  # "GetPlayer"
+    arity: Arity
+    upstream: str  # name of the UpstreamSettings that serves it
+    input_type: str  # fully-qualified message names, no leading dot
+    output_type: str
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """Immutable: path → Route, plus the fronted services in declaration order."""
+
+    routes: Mapping[str, Route]
+    services: tuple[str, ...]
+    upstream_of: Mapping[str, str]  # service → upstream name
+
+    def lookup(self, path: str) -> Route | None:
+        return self.routes.get(path)
+
+
+def upstream_name(upstream: UpstreamSettings) -> str:
+    return upstream.name or upstream.services[0]
+
+
+def _claim(service: str, upstreams: Sequence[UpstreamSettings]) -> tuple[str | None, list[str]]:
+    """Return (upstream name, ambiguity problems) for one service, exact names beating wildcards."""
+    exact = [upstream_name(u) for u in upstreams if service in u.services]
+    package = service.rpartition(".")[0]
+    wild = [upstream_name(u) for u in upstreams if f"{package}.*" in u.services]
+    for found, kind in ((exact, "by name"), (wild, "by package wildcard")):
+        if len(found) > 1:
+            return None, [f"service {service} is claimed {kind} by several upstreams: {', '.join(found)}"]
+        if found:
+            return found[0], []
+    return None, []
+
+
+def _policy(service_opts: descriptor_pb2.ServiceOptions, method_opts: descriptor_pb2.MethodOptions) -> Policy:
+    sp = service_opts.Extensions[options_pb2.service_policy]
+    mp = method_opts.Extensions[options_pb2.method_policy]
+    auth_mode = mp.auth.mode or sp.auth.mode or options_pb2.AUTH_MODE_REQUIRED
+    priority = mp.priority or sp.priority or options_pb2.TRAFFIC_PRIORITY_GAMEPLAY
+    level = method_opts.idempotency_level
+    return Policy(
+        auth={
+            options_pb2.AUTH_MODE_REQUIRED: AuthMode.REQUIRED,
+            options_pb2.AUTH_MODE_OPTIONAL: AuthMode.OPTIONAL,
+            options_pb2.AUTH_MODE_NONE: AuthMode.NONE,
+        }[auth_mode],
+        roles=tuple(mp.auth.roles or sp.auth.roles),
+        permissions=tuple(mp.auth.permissions or sp.auth.permissions),
+        rate_limit_class=mp.rate_limit_class or sp.rate_limit_class or "default",
+        priority=Priority(priority),
+        cache_ttl_seconds=mp.cache.ttl_seconds,
+        cache_scope=(
+            CacheScope.NONE
+            if not mp.cache.ttl_seconds
+            # An unspecified scope is per caller: sharing a cached answer must be asked for.
+            else CacheScope.PUBLIC
+            if mp.cache.scope == options_pb2.CACHE_SCOPE_PUBLIC
+            else CacheScope.PRINCIPAL
+        ),
+        idempotency={
+            descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS: Idempotency.NO_SIDE_EFFECTS,
+            descriptor_pb2.MethodOptions.IDEMPOTENT: Idempotency.IDEMPOTENT,
+        }.get(level, Idempotency.UNKNOWN),
+        idempotency_key=mp.idempotency_key,
+        websocket_path=mp.websocket.path or None,
+    )
+
+
+def fronted_services(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> list[str]:
+    """Fully-qualified names of the services the gateway forwards, in declaration order."""
+    return [
+        f"{f.package}.{s.name}" if f.package else s.name
+        for f in files
+        for s in f.service
+        if not f.package.startswith(_GATEWAY_OWN) and f.package != "grpc"
+    ]
+
+
+def compile_routes(
+    fds: descriptor_pb2.FileDescriptorSet, upstreams: Sequence[UpstreamSettings]
+) -> RouteTable:
+    """Compile descriptors and upstream settings into a frozen RouteTable, or raise ConfigError
+    listing every problem (unclaimed services, ambiguous claims, patterns that claim nothing)."""
+    problems: list[str] = []
+    routes: dict[str, Route] = {}
+    services: list[str] = []
+    upstream_of: dict[str, str] = {}
+    used: set[str] = set()
+    seen_files: set[str] = set()
+    for f in fds.file:
+        if f.name in seen_files:
+            continue
+        seen_files.add(f.name)
+        if f.package.startswith(_GATEWAY_OWN) or f.package == "grpc":
+            continue
+        for s in f.service:
+            full = f"{f.package}.{s.name}" if f.package else s.name
+            if full in upstream_of:
+                problems.append(f"service {full} is defined twice (in {f.name} and another file)")
+                continue
+            name, ambiguity = _claim(full, upstreams)
+            problems += ambiguity
+            if name is None:
+                if not ambiguity:
+                    problems.append(
+                        f"service {full} (from {f.name}) has no upstream: add it, or its package "
+                        f'wildcard "{f.package}.*", to the services of an entry in upstreams'
+                    )
+                continue
+            used.add(name)
+            services.append(full)
+            upstream_of[full] = name
+            for m in s.method:
+                path = f"/{full}/{m.name}"
+                routes[path] = Route(
+                    path=path,
+                    service=full,
+                    method=m.name,
+                    arity=Arity.of(m.client_streaming, m.server_streaming),
+                    upstream=name,
+                    input_type=m.input_type.lstrip("."),
+                    output_type=m.output_type.lstrip("."),
+                    policy=_policy(s.options, m.options),
+                )
+    for i, u in enumerate(upstreams):
+        if upstream_name(u) not in used:
+            problems.append(
+                f"upstreams[{i}] ({', '.join(u.services)}) matches no service in the descriptors"
+            )
+    if problems:
+        raise ConfigError("route table: " + "; ".join(problems))
+    return RouteTable(
+        routes=MappingProxyType(routes),
+        services=tuple(services),
+        upstream_of=MappingProxyType(upstream_of),
+    )
