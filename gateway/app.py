@@ -19,6 +19,7 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
 from gateway.config import Settings
 from gateway.descriptors import build_pool, load_descriptors
@@ -46,6 +47,7 @@ class Gateway:
             name = upstream_name(u)
             self.upstreams[name] = Upstream(name, u, options)
         self.health = HealthServicer()
+        self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
         self.grpc_port = 0
 
@@ -76,8 +78,12 @@ class Gateway:
         if cfg.reflection:
             self._add_reflection(server)
         self.grpc_port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        def publish(upstream: Upstream) -> None:
+            self._tasks.add(task := asyncio.ensure_future(self._publish_health(upstream)))
+            task.add_done_callback(self._tasks.discard)
+
         for upstream in self.upstreams.values():
-            upstream.on_health_change(lambda u: asyncio.ensure_future(self._publish_health(u)))
+            upstream.on_health_change(publish)
         await asyncio.gather(*(u.start() for u in self.upstreams.values()))
         for upstream in self.upstreams.values():
             await self._publish_health(upstream)
@@ -86,8 +92,11 @@ class Gateway:
         self.server = server
         log.info(
             "gateway serving",
-            extra={"grpc_port": self.grpc_port, "services": len(self.table.services),
-                   "methods": len(self.table.routes)},
+            extra={
+                "grpc_port": self.grpc_port,
+                "services": len(self.table.services),
+                "methods": len(self.table.routes),
+            },
         )
 
     def _add_reflection(self, server: grpc.aio.Server) -> None:
@@ -97,9 +106,12 @@ class Gateway:
                 pool.FindFileByName(extra.name)
                 continue
             pool.AddSerializedFile(extra.serialized_pb)
-        names = [*self.table.services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME]
-        servicer = reflection.aio.ReflectionServicer(names, pool=pool)
+        names = [
+            *self.table.services,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        servicer = AsyncReflectionServicer(names, pool=pool)
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
         # grpc.reflection.v1 is wire-identical to v1alpha; grpcio ships only v1alpha, while grpcurl and
         # buf curl ask for v1 first. Serve the same servicer under the v1 name.
@@ -157,4 +169,6 @@ async def run_until_signalled(
 
 async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None = None) -> None:
     gateway = await Gateway.build(settings)
-    await run_until_signalled(gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway))
+    await run_until_signalled(
+        gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway)
+    )

@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         "with embedded defaults; print the endpoints and a first call once ready. Ctrl-C stops all.",
     )
     p_demo.add_argument("--grpc-port", type=int, default=50051, help="gateway gRPC port (default 50051)")
-    p_demo.add_argument("--http-port", type=int, default=8080, help="gateway HTTP/WebSocket port (default 8080)")
+    p_demo.add_argument(
+        "--http-port", type=int, default=8080, help="gateway HTTP/WebSocket port (default 8080)"
+    )
     p_demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     return parser
 
@@ -58,7 +60,7 @@ def _ready_banner(gateway: Gateway) -> None:
         "  list every TTA service through reflection:",
         f"    npx --yes @bufbuild/buf curl --protocol grpc --http2-prior-knowledge --list-methods http://127.0.0.1:{port}",
         "  make a first call:",
-        f"    npx --yes @bufbuild/buf curl --protocol grpc --http2-prior-knowledge -d '{{\"payload\": \"aGk=\"}}' \\",
+        '    npx --yes @bufbuild/buf curl --protocol grpc --http2-prior-knowledge -d \'{"payload": "aGk="}\' \\',
         f"      http://127.0.0.1:{port}/tta.v1.DiagnosticsService/Echo",
         "  or with grpcurl:",
         f"    grpcurl -plaintext 127.0.0.1:{port} list",

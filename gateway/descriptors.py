@@ -49,7 +49,7 @@ def _parse_set(data: bytes, origin: str) -> descriptor_pb2.FileDescriptorSet:
     return fds
 
 
-async def _reflect(target: str, timeout: float) -> list[descriptor_pb2.FileDescriptorProto]:
+async def _reflect(target: str, wait_s: float) -> list[descriptor_pb2.FileDescriptorProto]:
     """Every file (with its imports) describing the services an upstream lists through reflection."""
     files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
     async with grpc.aio.insecure_channel(target) as channel:
@@ -60,15 +60,13 @@ async def _reflect(target: str, timeout: float) -> list[descriptor_pb2.FileDescr
             while (item := await queue.get()) is not None:
                 yield item
 
-        call = stub.ServerReflectionInfo(requests(), timeout=timeout)
+        call = stub.ServerReflectionInfo(requests(), timeout=wait_s)
 
         async def ask(req: reflection_pb2.ServerReflectionRequest) -> reflection_pb2.ServerReflectionResponse:
             await queue.put(req)
             resp: reflection_pb2.ServerReflectionResponse = await call.read()
             if resp.HasField("error_response"):
-                raise ConfigError(
-                    f"descriptors: reflection on {target}: {resp.error_response.error_message}"
-                )
+                raise ConfigError(f"descriptors: reflection on {target}: {resp.error_response.error_message}")
             return resp
 
         def take(resp: reflection_pb2.ServerReflectionResponse) -> None:
@@ -102,7 +100,9 @@ def _missing_imports(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> lis
     return sorted({d for f in files for d in f.dependency if d not in have})
 
 
-def merge(sets: Iterable[tuple[str, Iterable[descriptor_pb2.FileDescriptorProto]]]) -> descriptor_pb2.FileDescriptorSet:
+def merge(
+    sets: Iterable[tuple[str, Iterable[descriptor_pb2.FileDescriptorProto]]],
+) -> descriptor_pb2.FileDescriptorSet:
     """Merge sources in order into one set, files sorted so that imports come first."""
     by_name: dict[str, tuple[str, descriptor_pb2.FileDescriptorProto]] = {}
     problems: list[str] = []
@@ -142,7 +142,9 @@ def _strip_source_info(f: descriptor_pb2.FileDescriptorProto) -> bytes:
     return copy.SerializeToString(deterministic=True)
 
 
-async def load_descriptors(settings: Settings, reflect_timeout: float = 5.0) -> descriptor_pb2.FileDescriptorSet:
+async def load_descriptors(
+    settings: Settings, reflect_timeout: float = 5.0
+) -> descriptor_pb2.FileDescriptorSet:
     """Load every configured source (the embedded TTA set when none is configured) and merge them."""
     sources: list[tuple[str, Sequence[descriptor_pb2.FileDescriptorProto]]] = []
     if not settings.descriptors:

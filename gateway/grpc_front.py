@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 
@@ -45,6 +45,7 @@ _HOP_BY_HOP = frozenset(
 )
 
 _CONNECT_FAILURE = "failed to connect to all addresses"
+_EOF: Any = getattr(grpc.aio, "EOF")  # noqa: B009 - missing from the grpc-stubs release we use
 
 
 def forward_metadata(metadata: Any) -> Metadata:
@@ -78,8 +79,9 @@ class _Forward:
             found = endpoint.callables[key] = factory(self.path, None, None, _registered_method=True)
         return found
 
-    async def _unavailable(self, context: grpc.aio.ServicerContext[Any, Any], endpoint: Endpoint,
-                           err: grpc.aio.AioRpcError) -> NoReturn:
+    async def _unavailable(
+        self, context: grpc.aio.ServicerContext[Any, Any], endpoint: Endpoint, err: grpc.aio.AioRpcError
+    ) -> NoReturn:
         self.upstream.mark(endpoint, healthy=False)
         await context.abort(
             grpc.StatusCode.UNAVAILABLE,
@@ -88,15 +90,21 @@ class _Forward:
         )
         raise AssertionError("abort returned")  # pragma: no cover - abort always raises
 
-    async def _relay_error(self, context: grpc.aio.ServicerContext[Any, Any], endpoint: Endpoint,
-                           err: grpc.aio.AioRpcError, headers_sent: bool) -> NoReturn:
+    async def _relay_error(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        endpoint: Endpoint,
+        err: grpc.aio.AioRpcError,
+        headers_sent: bool,
+    ) -> NoReturn:
         if is_connect_failure(err):
             await self._unavailable(context, endpoint, err)
         if not headers_sent:
-            initial = err.initial_metadata()
+            initial: Any = err.initial_metadata()
             if initial:
                 await context.send_initial_metadata(tuple(initial))
-        await context.abort(err.code(), err.details() or "", tuple(err.trailing_metadata() or ()))
+        trailing: Any = err.trailing_metadata() or ()
+        await context.abort(err.code(), err.details() or "", tuple(trailing))
         raise AssertionError("abort returned")  # pragma: no cover
 
     async def unary_unary(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
@@ -126,15 +134,16 @@ class _Forward:
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _stream_out(self, call: Any, endpoint: Endpoint,
-                          context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def _stream_out(
+        self, call: Any, endpoint: Endpoint, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
         headers_sent = False
         try:
             initial = await call.initial_metadata()
             if initial:
                 await context.send_initial_metadata(tuple(initial))
             headers_sent = True
-            while (message := await call.read()) is not grpc.aio.EOF:
+            while (message := await call.read()) is not _EOF:
                 await context.write(message)
             code = await call.code()
         except grpc.aio.AioRpcError as err:
@@ -151,23 +160,31 @@ class _Forward:
     async def unary_stream(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         endpoint = self.upstream.pick()
         call = self._callable(endpoint)(
-            request, metadata=forward_metadata(context.invocation_metadata()), timeout=context.time_remaining()
+            request,
+            metadata=forward_metadata(context.invocation_metadata()),
+            timeout=context.time_remaining(),
         )
         await self._stream_out(call, endpoint, context)
 
-    async def stream_stream(self, requests: AsyncIterator[bytes],
-                            context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def stream_stream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
         endpoint = self.upstream.pick()
         call = self._callable(endpoint)(
-            requests, metadata=forward_metadata(context.invocation_metadata()), timeout=context.time_remaining()
+            requests,
+            metadata=forward_metadata(context.invocation_metadata()),
+            timeout=context.time_remaining(),
         )
         await self._stream_out(call, endpoint, context)
 
-    async def stream_unary(self, requests: AsyncIterator[bytes],
-                           context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    async def stream_unary(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bytes:
         endpoint = self.upstream.pick()
         call = self._callable(endpoint)(
-            requests, metadata=forward_metadata(context.invocation_metadata()), timeout=context.time_remaining()
+            requests,
+            metadata=forward_metadata(context.invocation_metadata()),
+            timeout=context.time_remaining(),
         )
         try:
             response: bytes = await call
@@ -185,7 +202,7 @@ class _Forward:
         return response
 
 
-_FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler]] = {
+_FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler[bytes, bytes]]] = {
     Arity.UNARY_UNARY: grpc.unary_unary_rpc_method_handler,
     Arity.UNARY_STREAM: grpc.unary_stream_rpc_method_handler,
     Arity.STREAM_UNARY: grpc.stream_unary_rpc_method_handler,
@@ -193,19 +210,25 @@ _FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler]] = {
 }
 
 
-def method_handler(route: Route, upstream: Upstream) -> grpc.RpcMethodHandler:
+def method_handler(route: Route, upstream: Upstream) -> grpc.RpcMethodHandler[bytes, bytes]:
     """The grpc method handler forwarding ``route`` to ``upstream``, raw bytes both ways."""
     forward = _Forward(route, upstream)
     behaviour: Callable[..., Awaitable[Any]] = getattr(forward, route.arity.value)
     return _FACTORIES[route.arity](behaviour, request_deserializer=None, response_serializer=None)
 
 
-class PassThrough(grpc.GenericRpcHandler):
+if TYPE_CHECKING:
+    _GenericHandler = grpc.GenericRpcHandler[bytes, bytes]
+else:  # grpc's classes are generic only in its stubs
+    _GenericHandler = grpc.GenericRpcHandler
+
+
+class PassThrough(_GenericHandler):
     """Generic handler over a swappable map of method path → handler; unknown paths get
     UNIMPLEMENTED from grpc itself (``service`` returns None)."""
 
     def __init__(self, table: RouteTable, upstreams: Mapping[str, Upstream]) -> None:
-        self._handlers: Mapping[str, grpc.RpcMethodHandler] = {}
+        self._handlers: Mapping[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
         self.swap(table, upstreams)
 
     def swap(self, table: RouteTable, upstreams: Mapping[str, Upstream]) -> None:
@@ -214,5 +237,5 @@ class PassThrough(grpc.GenericRpcHandler):
             path: method_handler(route, upstreams[route.upstream]) for path, route in table.routes.items()
         }
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[bytes, bytes] | None:
         return self._handlers.get(handler_call_details.method)

@@ -24,12 +24,13 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from google.protobuf import descriptor_pb2
+from tta.gateway.v1 import options_pb2
 
 from gateway.config import UpstreamSettings
 from gateway.errors import ConfigError
-from tta.gateway.v1 import options_pb2
 
 _GATEWAY_OWN = ("tta.gateway.", "grpc.")
 
@@ -144,8 +145,12 @@ def _claim(service: str, upstreams: Sequence[UpstreamSettings]) -> tuple[str | N
 
 
 def _policy(service_opts: descriptor_pb2.ServiceOptions, method_opts: descriptor_pb2.MethodOptions) -> Policy:
-    sp = service_opts.Extensions[options_pb2.service_policy]
-    mp = method_opts.Extensions[options_pb2.method_policy]
+    # The generated .pyi types extensions as plain FieldDescriptors, which the typeshed stubs of
+    # Extensions[] do not accept; the runtime accepts them, so look them up untyped.
+    service_ext: Any = service_opts.Extensions
+    method_ext: Any = method_opts.Extensions
+    sp: options_pb2.ServicePolicy = service_ext[options_pb2.service_policy]
+    mp: options_pb2.MethodPolicy = method_ext[options_pb2.method_policy]
     auth_mode = mp.auth.mode or sp.auth.mode or options_pb2.AUTH_MODE_REQUIRED
     priority = mp.priority or sp.priority or options_pb2.TRAFFIC_PRIORITY_GAMEPLAY
     level = method_opts.idempotency_level
@@ -235,9 +240,7 @@ def compile_routes(
                 )
     for i, u in enumerate(upstreams):
         if upstream_name(u) not in used:
-            problems.append(
-                f"upstreams[{i}] ({', '.join(u.services)}) matches no service in the descriptors"
-            )
+            problems.append(f"upstreams[{i}] ({', '.join(u.services)}) matches no service in the descriptors")
     if problems:
         raise ConfigError("route table: " + "; ".join(problems))
     return RouteTable(

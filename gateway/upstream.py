@@ -113,7 +113,7 @@ class Upstream:
         for task in self._watchers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.gather(*(e.channel.close() for e in self.endpoints))
+        await asyncio.gather(*(e.channel.close(None) for e in self.endpoints))
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:

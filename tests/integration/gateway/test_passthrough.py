@@ -15,7 +15,6 @@ from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.descriptors import embedded_descriptor_set
 from gateway.routes import compile_routes
-
 from tests.integration.gateway.upstream_double import BAD_REQUEST, UpstreamDouble, status_details
 
 UNARY = "/tta.v1.DiagnosticsService/Echo"
@@ -44,7 +43,11 @@ async def upstream() -> AsyncIterator[tuple[UpstreamDouble, int]]:
 
 async def _gateway(upstreams: list[dict[str, object]]) -> Gateway:
     settings = Settings.from_mapping(
-        {"grpc": {"host": "127.0.0.1", "port": 0}, "upstreams": upstreams, "shutdown": {"grace_period_seconds": 1}}
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "upstreams": upstreams,
+            "shutdown": {"grace_period_seconds": 1},
+        }
     )
     gateway = await Gateway.build(settings)
     await gateway.start()

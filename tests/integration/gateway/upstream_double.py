@@ -37,7 +37,9 @@ def status_details() -> bytes:
     detail = any_pb2.Any()
     detail.Pack(BAD_REQUEST)
     return status_pb2.Status(
-        code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message="player_id: must not be empty", details=[detail]
+        code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+        message="player_id: must not be empty",
+        details=[detail],
     ).SerializeToString()
 
 

@@ -124,7 +124,9 @@ def test_tta_config_errors_name_the_gateway_section(tmp_path: Path) -> None:
     path = write(tmp_path, "other: 1\ngateway:\n  grpc: {port: 70000}\n", name="tta_config.yaml")
     with pytest.raises(ConfigError) as excinfo:
         load_settings(path, environ=NO_ENV)
-    assert problems(excinfo) == [f"{path}: gateway.grpc.port: must be between 0 and 65535 (0 picks a free port) (got 70000)"]
+    assert problems(excinfo) == [
+        f"{path}: gateway.grpc.port: must be between 0 and 65535 (0 picks a free port) (got 70000)"
+    ]
 
 
 def test_empty_gateway_section_means_defaults(tmp_path: Path) -> None:
