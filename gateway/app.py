@@ -73,11 +73,15 @@ class Gateway:
                 ("grpc.max_receive_message_length", cfg.max_message_bytes),
             ]
         )
-        server.add_generic_rpc_handlers([PassThrough(self.table, self.upstreams)])
+        # Registered (not generic) handlers: grpc core matches the method before it reaches Python,
+        # measured cheaper per call in bench/passthrough.py.
+        for service, handlers in PassThrough(self.table, self.upstreams).by_service().items():
+            server.add_registered_method_handlers(service, handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if cfg.reflection:
             self._add_reflection(server)
         self.grpc_port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+
         def publish(upstream: Upstream) -> None:
             self._tasks.add(task := asyncio.ensure_future(self._publish_health(upstream)))
             task.add_done_callback(self._tasks.discard)

@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from gateway.app import Gateway, serve
 from gateway.config import load_settings
@@ -90,6 +92,16 @@ async def _demo(args: argparse.Namespace) -> None:
         await running.stop()
 
 
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed: measured to cut the gateway's CPU per call (bench/)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every platform but Windows
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -97,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             settings = load_settings(args.config)
             logging.getLogger().setLevel(settings.log.level.upper())
-            asyncio.run(serve(settings))
+            _run(serve(settings))
         else:
-            asyncio.run(_demo(args))
+            _run(_demo(args))
     except ConfigError as exc:
         print(f"tta-gateway: configuration error: {exc.message}", file=sys.stderr)
         return 2

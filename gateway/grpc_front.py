@@ -237,5 +237,15 @@ class PassThrough(_GenericHandler):
             path: method_handler(route, upstreams[route.upstream]) for path, route in table.routes.items()
         }
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[bytes, bytes] | None:
+    def by_service(self) -> dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]]:
+        """The handlers grouped as ``{service: {method: handler}}`` for registered-method serving."""
+        grouped: dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]] = {}
+        for path, handler in self._handlers.items():
+            service, _, method = path[1:].partition("/")
+            grouped.setdefault(service, {})[method] = handler
+        return grouped
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[bytes, bytes] | None:
         return self._handlers.get(handler_call_details.method)
