@@ -95,12 +95,11 @@ class Gateway:
         await server.start()
         self.server = server
         log.info(
-            "gateway serving",
-            extra={
-                "grpc_port": self.grpc_port,
-                "services": len(self.table.services),
-                "methods": len(self.table.routes),
-            },
+            "gateway serving gRPC on %s:%d: %d services, %d methods",
+            cfg.host,
+            self.grpc_port,
+            len(self.table.services),
+            len(self.table.routes),
         )
 
     def _add_reflection(self, server: grpc.aio.Server) -> None:
@@ -155,7 +154,7 @@ async def run_until_signalled(
         if stopping.is_set():
             os.write(2, b"second signal: exiting now without draining\n")
             os._exit(130)
-        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
+        log.info("%s received: draining in-flight calls", signal.Signals(signum).name)
         stopping.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

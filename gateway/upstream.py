@@ -70,12 +70,16 @@ class Upstream:
         return next(self._cycle)
 
     def mark(self, endpoint: Endpoint, healthy: bool) -> None:
-        was = self.healthy
+        was, first = self.healthy, not endpoint.checked
         endpoint.healthy, endpoint.checked = healthy, True
         if was != self.healthy:
-            log.info(
-                "upstream health changed",
-                extra={"upstream": self.name, "healthy": self.healthy, "targets": self.describe_targets()},
+            # The first verdict at start-up is expected; later flips are news for the operator.
+            log.log(
+                logging.DEBUG if first and healthy else logging.INFO if healthy else logging.WARNING,
+                "upstream %s (%s) is %s",
+                self.name,
+                self.describe_targets(),
+                "healthy" if self.healthy else "unhealthy",
             )
             for listener in self._listeners:
                 listener(self)
