@@ -55,7 +55,10 @@ class Gateway:
     async def build(cls, settings: Settings) -> Gateway:
         """Load the contracts and compile the route table; raises ConfigError on any problem."""
         fds = await load_descriptors(settings)
-        return cls(settings, fds, compile_routes(fds, settings.upstreams))
+        table = compile_routes(fds, settings.upstreams)
+        for warning in table.warnings:
+            log.warning("route table: %s", warning)
+        return cls(settings, fds, table)
 
     def _services_of(self, upstream: Upstream) -> list[str]:
         return [s for s, u in self.table.upstream_of.items() if u == upstream.name]

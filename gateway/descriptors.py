@@ -95,6 +95,20 @@ async def _reflect(target: str, wait_s: float) -> list[descriptor_pb2.FileDescri
     return list(files.values())
 
 
+async def _reflect_with_retry(
+    target: str, wait_s: float, attempts: int = 3
+) -> list[descriptor_pb2.FileDescriptorProto]:
+    """grpc core sometimes reports a refused reflection stream as INTERNAL (grpc/grpc#36066);
+    ask again so the operator hears the real reason (usually UNIMPLEMENTED)."""
+    for attempt in range(attempts):
+        try:
+            return await _reflect(target, wait_s)
+        except ConfigError as exc:
+            if ": INTERNAL:" not in exc.message or attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _missing_imports(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> list[str]:
     have = {f.name for f in files}
     return sorted({d for f in files for d in f.dependency if d not in have})
@@ -154,14 +168,19 @@ async def load_descriptors(
             sources.append((f"file {src.file}", read_descriptor_set(Path(src.file)).file))
         elif isinstance(src, ReflectionDescriptorSource):
             targets = [u.targets[0] for u in settings.upstreams]
-            found = await asyncio.gather(*(_reflect(t, reflect_timeout) for t in targets))
+            found = await asyncio.gather(*(_reflect_with_retry(t, reflect_timeout) for t in targets))
             sources += [(f"reflection on {t}", files) for t, files in zip(targets, found, strict=True)]
-    return merge(sources)
+    merged = merge(sources)
+    build_pool(merged)  # every type must resolve now, not when reflection is first asked
+    return merged
 
 
 def build_pool(fds: descriptor_pb2.FileDescriptorSet) -> descriptor_pool.DescriptorPool:
     """A private pool holding exactly these files (imports first), for the gateway's reflection."""
     pool = descriptor_pool.DescriptorPool()
     for f in fds.file:
-        pool.Add(f)
+        try:
+            pool.Add(f)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ConfigError(f"descriptors: {f.name}: {exc}") from exc
     return pool

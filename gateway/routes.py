@@ -122,6 +122,7 @@ class RouteTable:
     routes: Mapping[str, Route]
     services: tuple[str, ...]
     upstream_of: Mapping[str, str]  # service → upstream name
+    warnings: tuple[str, ...] = ()  # accepted, but an operator should hear of it at start-up
 
     def lookup(self, path: str) -> Route | None:
         return self.routes.get(path)
@@ -151,23 +152,28 @@ def _policy(service_opts: descriptor_pb2.ServiceOptions, method_opts: descriptor
     method_ext: Any = method_opts.Extensions
     sp: options_pb2.ServicePolicy = service_ext[options_pb2.service_policy]
     mp: options_pb2.MethodPolicy = method_ext[options_pb2.method_policy]
-    auth_mode = mp.auth.mode or sp.auth.mode or options_pb2.AUTH_MODE_REQUIRED
+    # A method's auth replaces the service's whole (options.proto), so a public method does not
+    # inherit the service's roles; only an unspecified mode falls back to the service's mode.
+    auth = mp.auth if mp.HasField("auth") else sp.auth
+    auth_mode = auth.mode or sp.auth.mode or options_pb2.AUTH_MODE_REQUIRED
     priority = mp.priority or sp.priority or options_pb2.TRAFFIC_PRIORITY_GAMEPLAY
     level = method_opts.idempotency_level
+    # Only a method without side effects may be answered from a cache (options.proto).
+    ttl = mp.cache.ttl_seconds if level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS else 0
     return Policy(
         auth={
             options_pb2.AUTH_MODE_REQUIRED: AuthMode.REQUIRED,
             options_pb2.AUTH_MODE_OPTIONAL: AuthMode.OPTIONAL,
             options_pb2.AUTH_MODE_NONE: AuthMode.NONE,
         }[auth_mode],
-        roles=tuple(mp.auth.roles or sp.auth.roles),
-        permissions=tuple(mp.auth.permissions or sp.auth.permissions),
+        roles=tuple(auth.roles),
+        permissions=tuple(auth.permissions),
         rate_limit_class=mp.rate_limit_class or sp.rate_limit_class or "default",
         priority=Priority(priority),
-        cache_ttl_seconds=mp.cache.ttl_seconds,
+        cache_ttl_seconds=ttl,
         cache_scope=(
             CacheScope.NONE
-            if not mp.cache.ttl_seconds
+            if not ttl
             # An unspecified scope is per caller: sharing a cached answer must be asked for.
             else CacheScope.PUBLIC
             if mp.cache.scope == options_pb2.CACHE_SCOPE_PUBLIC
@@ -203,6 +209,7 @@ def compile_routes(
     upstream_of: dict[str, str] = {}
     used: set[str] = set()
     seen_files: set[str] = set()
+    warnings: list[str] = []
     for f in fds.file:
         if f.name in seen_files:
             continue
@@ -228,6 +235,8 @@ def compile_routes(
             upstream_of[full] = name
             for m in s.method:
                 path = f"/{full}/{m.name}"
+                problems += _method_problems(full, m)
+                warnings += _method_warnings(full, m)
                 routes[path] = Route(
                     path=path,
                     service=full,
@@ -247,4 +256,30 @@ def compile_routes(
         routes=MappingProxyType(routes),
         services=tuple(services),
         upstream_of=MappingProxyType(upstream_of),
+        warnings=tuple(warnings),
     )
+
+
+def _method_options(m: descriptor_pb2.MethodDescriptorProto) -> options_pb2.MethodPolicy:
+    ext: Any = m.options.Extensions
+    policy: options_pb2.MethodPolicy = ext[options_pb2.method_policy]
+    return policy
+
+
+def _method_problems(service: str, m: descriptor_pb2.MethodDescriptorProto) -> list[str]:
+    mp = _method_options(m)
+    if mp.websocket.path and not (m.client_streaming or m.server_streaming):
+        return [
+            f"{service}/{m.name}: a websocket path ({mp.websocket.path}) is only valid on a streaming method"
+        ]
+    return []
+
+
+def _method_warnings(service: str, m: descriptor_pb2.MethodDescriptorProto) -> list[str]:
+    mp = _method_options(m)
+    if mp.cache.ttl_seconds and m.options.idempotency_level != descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS:
+        return [
+            f"{service}/{m.name}: cache ttl ignored: only a method with "
+            "idempotency_level = NO_SIDE_EFFECTS may be cached"
+        ]
+    return []

@@ -145,7 +145,8 @@ async def test_error_mid_stream_arrives_after_the_first_message(channel: grpc.ai
 
 async def test_client_deadline_reaches_upstream(channel: grpc.aio.Channel) -> None:
     seen = float(await channel.unary_unary(UNARY)(b"", timeout=5.0, metadata=(("x-behaviour", "deadline"),)))
-    assert 3.0 < seen <= 5.0
+    # grpc encodes the timeout in whole units and rounds up, so allow a few milliseconds over.
+    assert 3.0 < seen <= 5.05
 
 
 async def test_deadline_exceeded_is_reported(channel: grpc.aio.Channel) -> None:
