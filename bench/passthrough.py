@@ -1,6 +1,7 @@
 """Pass-through cost: the trivial unary method called directly and through the gateway, one run.
 
-Three processes besides this one: the trivial backend, the gateway in front of it, and a load
+Four processes besides this one: the trivial backend, the gateway in front of it, a bare grpc.aio
+proxy (the floor, bench/_floor_proxy.py) and a load
 generator. Each phase runs the same load; CPU time is read from the processes themselves, so the
 figures are CPU microseconds per call, not wall-clock guesses on a noisy machine.
 
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,15 @@ def run_load(
     return Phase(int(result["calls"]), float(result["seconds"]), {n: after[n] - before[n] for n in watched})
 
 
+def _spawn(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    """Start a helper process that prints "ready" once it serves."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True)
+    procs.append(proc)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5.0)
@@ -109,17 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)
     payload = diagnostics_pb2.EchoRequest(payload=b"x" * a.payload_bytes).SerializeToString()
-    backend_port, gateway_port = free_port(), free_port()
+    backend_port, gateway_port, floor_port = free_port(), free_port(), free_port()
+    upstream = f"127.0.0.1:{backend_port}"
     procs: list[subprocess.Popen[str]] = []
     try:
-        backend = subprocess.Popen(
-            [sys.executable, "-m", "bench._backend", "--port", str(backend_port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(backend)
-        assert backend.stdout is not None
-        assert backend.stdout.readline().strip() == "ready"
+        backend = _spawn(["bench._backend", "--port", str(backend_port)], procs)
+        floor = _spawn(["bench._floor_proxy", "--port", str(floor_port), "--upstream", upstream], procs)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "gateway.yaml"
             config.write_text(
@@ -127,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "grpc": {"host": "127.0.0.1", "port": gateway_port},
                         "log": {"level": "warning"},
-                        "upstreams": [
-                            {"services": ["tta.v1.*", "tta.v2.*"], "targets": [f"127.0.0.1:{backend_port}"]}
-                        ],
+                        "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [upstream]}],
                     }
                 )
             )
@@ -138,38 +142,53 @@ def main(argv: list[str] | None = None) -> int:
             )
             procs.append(gateway)
             wait_serving(f"127.0.0.1:{gateway_port}")
-        watched = {"backend": psutil.Process(backend.pid), "gateway": psutil.Process(gateway.pid)}
-        # Alternate the phases so drift in the machine's load hits both alike; report medians.
-        rounds = []
+        watched = {
+            "backend": psutil.Process(backend.pid),
+            "gateway": psutil.Process(gateway.pid),
+            "floor": psutil.Process(floor.pid),
+        }
+        # Alternate the phases so drift in the machine's load hits all alike; report medians.
+        rounds: list[tuple[Phase, Phase, Phase]] = []
         for _ in range(a.rounds):
-            direct = run_load(f"127.0.0.1:{backend_port}", payload, a.concurrency, a.seconds, watched)
+            direct = run_load(upstream, payload, a.concurrency, a.seconds, watched)
             via = run_load(f"127.0.0.1:{gateway_port}", payload, a.concurrency, a.seconds, watched)
-            rounds.append((direct, via))
+            bare = run_load(f"127.0.0.1:{floor_port}", payload, a.concurrency, a.seconds, watched)
+            rounds.append((direct, via, bare))
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=15)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
     print(
         f"pass-through bench: unary {METHOD}, {a.payload_bytes}-byte payload, "
         f"{a.concurrency} in flight, {a.rounds} rounds of {a.seconds:.0f}s per phase"
     )
-    for i, (direct, via) in enumerate(rounds, 1):
-        gw, be = via.us_per_call("gateway"), via.us_per_call("backend")
+    for i, (direct, via, bare) in enumerate(rounds, 1):
         print(
-            f"  round {i}: direct {direct.rate:7.0f} calls/s (backend {direct.us_per_call('backend'):5.1f} µs/call)"
-            f" | via gateway {via.rate:7.0f} calls/s (backend {be:5.1f} µs/call, gateway {gw:5.1f} µs/call)"
+            f"  round {i}: direct {direct.rate:6.0f}/s (backend {direct.us_per_call('backend'):5.1f} µs)"
+            f" | gateway {via.rate:6.0f}/s (backend {via.us_per_call('backend'):5.1f} µs,"
+            f" gateway {via.us_per_call('gateway'):5.1f} µs)"
+            f" | floor proxy {bare.rate:6.0f}/s (backend {bare.us_per_call('backend'):5.1f} µs,"
+            f" proxy {bare.us_per_call('floor'):5.1f} µs)"
         )
-    throughput = statistics.median(via.rate / direct.rate for direct, via in rounds)
-    cpu = statistics.median(via.us_per_call("gateway") / via.us_per_call("backend") for _, via in rounds)
-    gw_us = statistics.median(via.us_per_call("gateway") for _, via in rounds)
-    be_us = statistics.median(via.us_per_call("backend") for _, via in rounds)
+
+    def med(values: Iterable[float]) -> float:
+        return statistics.median(list(values))
+
+    throughput = med(via.rate / direct.rate for direct, via, _ in rounds)
+    gw_us = med(via.us_per_call("gateway") for _, via, _ in rounds)
+    be_us = med(via.us_per_call("backend") for _, via, _ in rounds)
+    cpu = med(via.us_per_call("gateway") / via.us_per_call("backend") for _, via, _ in rounds)
+    floor_cpu = med(bare.us_per_call("floor") / bare.us_per_call("backend") for _, _, bare in rounds)
     print(f"  median throughput ratio (via gateway / direct): {throughput:.2f}")
     print(
         f"  median CPU per call: gateway {gw_us:.1f} µs, backend {be_us:.1f} µs -> "
         f"ratio {cpu:.2f}x (target <= 1.2x, goal <= 1.0x)"
     )
+    print(f"  floor: a bare grpc.aio+uvloop proxy costs {floor_cpu:.2f}x the backend's CPU per call")
     return 0
 
 
