@@ -67,6 +67,9 @@ def _ready_banner(gateway: Gateway) -> None:
         "  or with grpcurl:",
         f"    grpcurl -plaintext 127.0.0.1:{port} list",
         "",
+        f"  REST/JSON and WebSocket doors: not built yet (they arrive with REST transcoding); "
+        f"HTTP port {gateway.settings.http.port} is reserved for them.",
+        "",
         "  Ctrl-C (SIGTERM) drains in-flight calls and stops; a second Ctrl-C stops at once.",
         "",
     ]
