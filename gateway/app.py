@@ -21,10 +21,16 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
+from gateway.admin import AdminServer, Readiness, admin_app
 from gateway.config import Settings
 from gateway.descriptors import build_pool, load_descriptors
 from gateway.grpc_front import PassThrough
 from gateway.routes import RouteTable, compile_routes, upstream_name
+from gateway.telemetry.calls import Telemetry
+from gateway.telemetry.logs import access_log, configure_logging
+from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.redact import Redactor
+from gateway.telemetry.tracing import tracer_provider
 from gateway.upstream import Upstream, channel_options
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,20 @@ class Gateway:
         self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
         self.grpc_port = 0
+        self.pool = build_pool(fds)
+        salt = settings.log.hash_salt.encode() or None
+        self.redactor = Redactor(fds, settings.log.redact_keys, salt)
+        self.metrics = GatewayMetrics(settings.metrics.duration_buckets) if settings.metrics.enabled else None
+        if self.metrics is not None:
+            self.metrics.set_route_table(len(table.services), len(table.routes))
+        self.telemetry = Telemetry(
+            self.metrics, access_log(), tracer_provider(settings.tracing), self.redactor, self.pool
+        )
+        self.admin = AdminServer(
+            admin_app(self.metrics, self.readiness), settings.admin.host, settings.admin.port
+        )
+        self.admin_port = 0
+        self._stopping = False
 
     @classmethod
     async def build(cls, settings: Settings) -> Gateway:
@@ -65,8 +85,24 @@ class Gateway:
 
     async def _publish_health(self, upstream: Upstream) -> None:
         status = _SERVING if upstream.healthy else _NOT_SERVING
+        if self.metrics is not None:
+            self.metrics.set_upstream_health(upstream.name, upstream.healthy)
         for service in self._services_of(upstream):
             await self.health.set(service, status)
+
+    async def readiness(self) -> Readiness:
+        """/readyz: the route table is loaded, the gateway is not draining, and at least one
+        upstream is healthy (one unhealthy upstream fails only its own services, as grpc.health.v1
+        reports per service; taking the whole gateway out of a load balancer would fail them all)."""
+        checks: dict[str, str] = {"route_table": f"ok: {len(self.table.routes)} methods"}
+        for name, upstream in self.upstreams.items():
+            checks[f"upstream {name}"] = "ok" if upstream.healthy else "unhealthy"
+        if self.settings.redis.url:
+            checks["redis"] = "not used yet: no feature needs shared state"
+        if self._stopping:
+            checks["shutdown"] = "draining"
+        healthy = any(u.healthy for u in self.upstreams.values()) or not self.upstreams
+        return Readiness(ready=healthy and not self._stopping and self.server is not None, checks=checks)
 
     async def start(self) -> None:
         cfg = self.settings.grpc
@@ -80,7 +116,7 @@ class Gateway:
         # measured cheaper per call in bench/passthrough.py.
         # (grpc-stubs predates add_registered_method_handlers, hence the untyped reference.)
         registrar: Any = server
-        for service, handlers in PassThrough(self.table, self.upstreams).by_service().items():
+        for service, handlers in PassThrough(self.table, self.upstreams, self.telemetry).by_service().items():
             registrar.add_registered_method_handlers(service, handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if cfg.reflection:
@@ -97,7 +133,13 @@ class Gateway:
         for upstream in self.upstreams.values():
             await self._publish_health(upstream)
         await self.health.set("", _SERVING)
-        await server.start()
+        # The admin port first: a port already taken stops start-up before any call is accepted.
+        self.admin_port = await self.admin.start()
+        try:
+            await server.start()
+        except BaseException:
+            await self.admin.stop()
+            raise
         self.server = server
         log.info(
             "gateway serving gRPC on %s:%d: %d services, %d methods",
@@ -108,7 +150,7 @@ class Gateway:
         )
 
     def _add_reflection(self, server: grpc.aio.Server) -> None:
-        pool = build_pool(self.fds)
+        pool = build_pool(self.fds)  # its own pool: health and reflection files are added to it
         for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR):
             with contextlib.suppress(TypeError, KeyError):
                 pool.FindFileByName(extra.name)
@@ -141,10 +183,13 @@ class Gateway:
     async def stop(self, grace: float | None = None) -> None:
         """Stop accepting calls, let in-flight calls finish for up to ``grace`` seconds, then close."""
         grace = self.settings.shutdown.grace_period_seconds if grace is None else grace
+        self._stopping = True
         await self.health.enter_graceful_shutdown()
         if self.server is not None:
             await self.server.stop(grace)
+        await self.admin.stop()
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        self.telemetry.shutdown()
         log.info("gateway stopped")
 
 
@@ -177,6 +222,8 @@ async def run_until_signalled(
 
 async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None = None) -> None:
     gateway = await Gateway.build(settings)
+    # From here on every line is structured and passes the redaction layer built from the contracts.
+    configure_logging(settings.log, gateway.redactor)
     await run_until_signalled(
         gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway)
     )

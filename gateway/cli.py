@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     p_demo.add_argument(
         "--http-port", type=int, default=8080, help="gateway HTTP/WebSocket port (default 8080)"
     )
+    p_demo.add_argument(
+        "--admin-port", type=int, default=9090, help="admin port: /metrics, /healthz, /readyz (default 9090)"
+    )
     p_demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     return parser
 
@@ -67,6 +71,9 @@ def _ready_banner(gateway: Gateway) -> None:
         "  or with grpcurl:",
         f"    grpcurl -plaintext 127.0.0.1:{port} list",
         "",
+        f"  metrics: http://127.0.0.1:{gateway.admin_port}/metrics   "
+        f"health: /healthz (alive), /readyz (ready to serve)",
+        "",
         f"  REST/JSON and WebSocket doors: not built yet (they arrive with REST transcoding); "
         f"HTTP port {gateway.settings.http.port} is reserved for them.",
         "",
@@ -82,10 +89,13 @@ async def _demo(args: argparse.Namespace) -> None:
     running = await start_all(host="127.0.0.1")
     settings = load_settings(
         None,
+        # The demo's own choices win; other TTA_GATEWAY__* variables (log level, tracing) still apply.
         environ={
+            **os.environ,
             "TTA_GATEWAY__GRPC__HOST": args.host,
             "TTA_GATEWAY__GRPC__PORT": str(args.grpc_port),
             "TTA_GATEWAY__HTTP__PORT": str(args.http_port),
+            "TTA_GATEWAY__ADMIN__PORT": str(args.admin_port),
             "TTA_GATEWAY__UPSTREAMS": running.upstreams_json(),
         },
     )

@@ -277,7 +277,21 @@ class MetricsSettings(_Section):
 
     enabled: bool = True
     # Upper bounds (seconds) of the call duration histograms.
-    duration_buckets: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+    duration_buckets: tuple[float, ...] = (
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+    )
 
 
 class Settings(_Section):

@@ -20,8 +20,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from gateway.routes import Arity, Route, RouteTable
+from gateway.telemetry.calls import CallScope, Telemetry
 from gateway.upstream import Endpoint, Upstream
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ _HOP_BY_HOP = frozenset(
 )
 
 _CONNECT_FAILURE = "failed to connect to all addresses"
+# google.rpc.ErrorInfo.domain of errors the gateway itself raises.
+ERROR_DOMAIN = "gateway.tta"
 _EOF: Any = getattr(grpc.aio, "EOF")  # noqa: B009 - missing from the grpc-stubs release we use
 
 
@@ -62,14 +67,15 @@ def is_connect_failure(err: grpc.aio.AioRpcError) -> bool:
 
 
 class _Forward:
-    """The behaviours for one route; every arity shares the error relay."""
+    """The behaviours for one route; every arity shares the telemetry scope and the error relay."""
 
-    __slots__ = ("path", "route", "upstream")
+    __slots__ = ("path", "route", "telemetry", "upstream")
 
-    def __init__(self, route: Route, upstream: Upstream) -> None:
+    def __init__(self, route: Route, upstream: Upstream, telemetry: Telemetry) -> None:
         self.route = route
         self.path = route.path
         self.upstream = upstream
+        self.telemetry = telemetry
 
     def _callable(self, endpoint: Endpoint) -> Any:
         key = (self.path, self.route.arity.value)
@@ -79,14 +85,30 @@ class _Forward:
             found = endpoint.callables[key] = factory(self.path, None, None, _registered_method=True)
         return found
 
+    def _begin(
+        self, context: grpc.aio.ServicerContext[Any, Any], request: bytes | None
+    ) -> tuple[CallScope, Metadata]:
+        incoming = context.invocation_metadata() or ()
+        scope = self.telemetry.begin("grpc", self.route, incoming)
+        if log.isEnabledFor(logging.DEBUG):
+            self.telemetry.debug_request(self.route, incoming, request)
+        return scope, scope.upstream_metadata(forward_metadata(incoming))
+
     async def _unavailable(
-        self, context: grpc.aio.ServicerContext[Any, Any], endpoint: Endpoint, err: grpc.aio.AioRpcError
+        self, context: grpc.aio.ServicerContext[Any, Any], endpoint: Endpoint, scope: CallScope
     ) -> NoReturn:
         self.upstream.mark(endpoint, healthy=False)
+        message = (
+            f"upstream {self.upstream.name!r} for {self.route.service} is unavailable "
+            f"(targets: {self.upstream.describe_targets()}): no connection could be made"
+        )
+        details = unavailable_details(
+            message, self.route.service, self.upstream.name, scope.correlation.request_id
+        )
         await context.abort(
             grpc.StatusCode.UNAVAILABLE,
-            f"upstream {self.upstream.name!r} for {self.route.service} is unavailable "
-            f"(targets: {self.upstream.describe_targets()}): no connection could be made",
+            message,
+            (*scope.response_metadata, ("grpc-status-details-bin", details)),
         )
         raise AssertionError("abort returned")  # pragma: no cover - abort always raises
 
@@ -95,111 +117,156 @@ class _Forward:
         context: grpc.aio.ServicerContext[Any, Any],
         endpoint: Endpoint,
         err: grpc.aio.AioRpcError,
+        scope: CallScope,
         headers_sent: bool,
     ) -> NoReturn:
+        scope.upstream_finished()
         if is_connect_failure(err):
-            await self._unavailable(context, endpoint, err)
+            await self._unavailable(context, endpoint, scope)
         if not headers_sent:
             initial: Any = err.initial_metadata()
             if initial:
-                await context.send_initial_metadata(tuple(initial))
+                await context.send_initial_metadata((*initial, *scope.response_metadata))
         trailing: Any = err.trailing_metadata() or ()
-        await context.abort(err.code(), err.details() or "", tuple(trailing))
+        # The upstream's status, message and details pass unchanged; the ids ride in the trailers.
+        await context.abort(err.code(), err.details() or "", (*trailing, *scope.response_metadata))
         raise AssertionError("abort returned")  # pragma: no cover
 
+    @staticmethod
+    def _outcome(exc: BaseException, relayed: grpc.StatusCode | None) -> grpc.StatusCode:
+        if relayed is not None:
+            return relayed
+        if isinstance(exc, asyncio.CancelledError):
+            return grpc.StatusCode.CANCELLED
+        log.exception("bug: the pass-through failed")
+        return grpc.StatusCode.INTERNAL
+
     async def unary_unary(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        metadata = forward_metadata(context.invocation_metadata())
+        scope, metadata = self._begin(context, request)
         timeout = context.time_remaining()
         attempts = len(self.upstream.endpoints)
-        for attempt in range(attempts):
-            endpoint = self.upstream.pick()
-            call = self._callable(endpoint)(request, metadata=metadata, timeout=timeout)
+        relayed: grpc.StatusCode | None = None
+        try:
+            for attempt in range(attempts):
+                endpoint = self.upstream.pick()
+                call = self._callable(endpoint)(request, metadata=metadata, timeout=timeout)
+                try:
+                    response: bytes = await call
+                except grpc.aio.AioRpcError as err:
+                    # Nothing reached the upstream: safe to try the next endpoint, whatever the method.
+                    if is_connect_failure(err) and attempt + 1 < attempts:
+                        self.upstream.mark(endpoint, healthy=False)
+                        continue
+                    relayed = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
+                    await self._relay_error(context, endpoint, err, scope, headers_sent=False)
+                except asyncio.CancelledError:
+                    call.cancel()
+                    raise
+                scope.upstream_finished()
+                initial = await call.initial_metadata()
+                await context.send_initial_metadata((*initial, *scope.response_metadata))
+                trailing = await call.trailing_metadata()
+                if trailing:
+                    context.set_trailing_metadata(tuple(trailing))
+                scope.finish(grpc.StatusCode.OK)
+                return response
+            raise AssertionError("unreachable")  # pragma: no cover
+        except BaseException as exc:
+            scope.finish(self._outcome(exc, relayed))
+            raise
+
+    async def _stream_out(
+        self, call: Any, endpoint: Endpoint, context: grpc.aio.ServicerContext[Any, Any], scope: CallScope
+    ) -> None:
+        headers_sent = False
+        relayed: grpc.StatusCode | None = None
+        try:
             try:
-                response: bytes = await call
+                initial = await call.initial_metadata()
+                await context.send_initial_metadata((*initial, *scope.response_metadata))
+                headers_sent = True
+                while (message := await call.read()) is not _EOF:
+                    await context.write(message)
+                code = await call.code()
             except grpc.aio.AioRpcError as err:
-                # Nothing reached the upstream: safe to try the next endpoint, whatever the method.
-                if is_connect_failure(err) and attempt + 1 < attempts:
-                    self.upstream.mark(endpoint, healthy=False)
-                    continue
-                await self._relay_error(context, endpoint, err, headers_sent=False)
+                relayed = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
+                await self._relay_error(context, endpoint, err, scope, headers_sent)
             except asyncio.CancelledError:
                 call.cancel()
                 raise
-            initial = await call.initial_metadata()
-            if initial:
-                await context.send_initial_metadata(tuple(initial))
+            scope.upstream_finished()
             trailing = await call.trailing_metadata()
+            if code != grpc.StatusCode.OK:
+                relayed = code
+                await context.abort(
+                    code, await call.details() or "", (*(trailing or ()), *scope.response_metadata)
+                )
             if trailing:
                 context.set_trailing_metadata(tuple(trailing))
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _stream_out(
-        self, call: Any, endpoint: Endpoint, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
-        headers_sent = False
-        try:
-            initial = await call.initial_metadata()
-            if initial:
-                await context.send_initial_metadata(tuple(initial))
-            headers_sent = True
-            while (message := await call.read()) is not _EOF:
-                await context.write(message)
-            code = await call.code()
-        except grpc.aio.AioRpcError as err:
-            await self._relay_error(context, endpoint, err, headers_sent)
-        except asyncio.CancelledError:
-            call.cancel()
+            scope.finish(grpc.StatusCode.OK)
+        except BaseException as exc:
+            scope.finish(self._outcome(exc, relayed))
             raise
-        trailing = await call.trailing_metadata()
-        if code != grpc.StatusCode.OK:
-            await context.abort(code, await call.details() or "", tuple(trailing or ()))
-        if trailing:
-            context.set_trailing_metadata(tuple(trailing))
 
     async def unary_stream(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        scope, metadata = self._begin(context, request)
         endpoint = self.upstream.pick()
-        call = self._callable(endpoint)(
-            request,
-            metadata=forward_metadata(context.invocation_metadata()),
-            timeout=context.time_remaining(),
-        )
-        await self._stream_out(call, endpoint, context)
+        call = self._callable(endpoint)(request, metadata=metadata, timeout=context.time_remaining())
+        await self._stream_out(call, endpoint, context, scope)
 
     async def stream_stream(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
+        scope, metadata = self._begin(context, None)
         endpoint = self.upstream.pick()
-        call = self._callable(endpoint)(
-            requests,
-            metadata=forward_metadata(context.invocation_metadata()),
-            timeout=context.time_remaining(),
-        )
-        await self._stream_out(call, endpoint, context)
+        call = self._callable(endpoint)(requests, metadata=metadata, timeout=context.time_remaining())
+        await self._stream_out(call, endpoint, context, scope)
 
     async def stream_unary(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> bytes:
+        scope, metadata = self._begin(context, None)
         endpoint = self.upstream.pick()
-        call = self._callable(endpoint)(
-            requests,
-            metadata=forward_metadata(context.invocation_metadata()),
-            timeout=context.time_remaining(),
-        )
+        relayed: grpc.StatusCode | None = None
         try:
-            response: bytes = await call
-        except grpc.aio.AioRpcError as err:
-            await self._relay_error(context, endpoint, err, headers_sent=False)
-        except asyncio.CancelledError:
-            call.cancel()
+            call = self._callable(endpoint)(requests, metadata=metadata, timeout=context.time_remaining())
+            try:
+                response: bytes = await call
+            except grpc.aio.AioRpcError as err:
+                relayed = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
+                await self._relay_error(context, endpoint, err, scope, headers_sent=False)
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            scope.upstream_finished()
+            initial = await call.initial_metadata()
+            await context.send_initial_metadata((*initial, *scope.response_metadata))
+            trailing = await call.trailing_metadata()
+            if trailing:
+                context.set_trailing_metadata(tuple(trailing))
+            scope.finish(grpc.StatusCode.OK)
+            return response
+        except BaseException as exc:
+            scope.finish(self._outcome(exc, relayed))
             raise
-        initial = await call.initial_metadata()
-        if initial:
-            await context.send_initial_metadata(tuple(initial))
-        trailing = await call.trailing_metadata()
-        if trailing:
-            context.set_trailing_metadata(tuple(trailing))
-        return response
+
+
+def unavailable_details(message: str, service: str, upstream: str, request_id: str) -> bytes:
+    """``grpc-status-details-bin`` for the gateway's own UNAVAILABLE: ErrorInfo + RequestInfo."""
+    info, req = any_pb2.Any(), any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason="UPSTREAM_UNAVAILABLE",
+            domain=ERROR_DOMAIN,
+            metadata={"service": service, "upstream": upstream},
+        )
+    )
+    req.Pack(error_details_pb2.RequestInfo(request_id=request_id))
+    status = status_pb2.Status(
+        code=grpc.StatusCode.UNAVAILABLE.value[0], message=message, details=[info, req]
+    )
+    details: bytes = status.SerializeToString()
+    return details
 
 
 _FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler[bytes, bytes]]] = {
@@ -210,9 +277,11 @@ _FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler[bytes, bytes]]] =
 }
 
 
-def method_handler(route: Route, upstream: Upstream) -> grpc.RpcMethodHandler[bytes, bytes]:
+def method_handler(
+    route: Route, upstream: Upstream, telemetry: Telemetry
+) -> grpc.RpcMethodHandler[bytes, bytes]:
     """The grpc method handler forwarding ``route`` to ``upstream``, raw bytes both ways."""
-    forward = _Forward(route, upstream)
+    forward = _Forward(route, upstream, telemetry)
     behaviour: Callable[..., Awaitable[Any]] = getattr(forward, route.arity.value)
     return _FACTORIES[route.arity](behaviour, request_deserializer=None, response_serializer=None)
 
@@ -227,14 +296,16 @@ class PassThrough(_GenericHandler):
     """Generic handler over a swappable map of method path → handler; unknown paths get
     UNIMPLEMENTED from grpc itself (``service`` returns None)."""
 
-    def __init__(self, table: RouteTable, upstreams: Mapping[str, Upstream]) -> None:
+    def __init__(self, table: RouteTable, upstreams: Mapping[str, Upstream], telemetry: Telemetry) -> None:
         self._handlers: Mapping[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
+        self.telemetry = telemetry
         self.swap(table, upstreams)
 
     def swap(self, table: RouteTable, upstreams: Mapping[str, Upstream]) -> None:
         """Install a new route table atomically (a single reference assignment)."""
         self._handlers = {
-            path: method_handler(route, upstreams[route.upstream]) for path, route in table.routes.items()
+            path: method_handler(route, upstreams[route.upstream], self.telemetry)
+            for path, route in table.routes.items()
         }
 
     def by_service(self) -> dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]]:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -27,8 +27,14 @@ def free_port() -> int:
 class Demo:
     grpc_port: int
     http_port: int
+    admin_port: int
     process: subprocess.Popen[str]
     log_path: Path
+    # Values a test sent that must never appear in any log line (tokens, PHI, scanned player text).
+    secrets: set[str] = field(default_factory=set)
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
 
     @property
     def target(self) -> str:
@@ -52,8 +58,9 @@ def wait_serving(target: str, timeout: float = 60.0) -> None:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    grpc_port, http_port = free_port(), free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    grpc_port, http_port, admin_port = free_port(), free_port(), free_port()
+    # Debug level: the most the gateway ever logs, so the redaction check below sees all of it.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TTA_GATEWAY__LOG__LEVEL": "debug"}
     log_path = tmp_path_factory.mktemp("demo") / "demo.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -66,6 +73,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 str(grpc_port),
                 "--http-port",
                 str(http_port),
+                "--admin-port",
+                str(admin_port),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -74,7 +83,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         )
     try:
         wait_serving(f"127.0.0.1:{grpc_port}")
-        yield Demo(grpc_port, http_port, proc, log_path)
+        demo = Demo(grpc_port, http_port, admin_port, proc, log_path)
+        yield demo
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -84,3 +94,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             proc.wait()
             raise
         assert code == 0, f"the demo exited {code}:\n{log_path.read_text()}"
+    # The redaction check of the whole end-to-end run: no secret any test sent reached a log line.
+    text = log_path.read_text()
+    leaked = sorted(s for s in demo.secrets if s in text)
+    assert not leaked, f"{len(leaked)} sensitive values appear in the gateway's log: {log_path}"

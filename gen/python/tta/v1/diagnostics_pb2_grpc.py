@@ -41,6 +41,11 @@ class DiagnosticsServiceStub:
                 request_serializer=tta_dot_v1_dot_diagnostics__pb2.EchoRequest.SerializeToString,
                 response_deserializer=tta_dot_v1_dot_diagnostics__pb2.EchoResponse.FromString,
                 _registered_method=True)
+        self.InspectCall = channel.unary_unary(
+                '/tta.v1.DiagnosticsService/InspectCall',
+                request_serializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.SerializeToString,
+                response_deserializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.FromString,
+                _registered_method=True)
 
 
 class DiagnosticsServiceServicer:
@@ -56,6 +61,15 @@ class DiagnosticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InspectCall(self, request, context):
+        """Reports the correlation ids the backend received with this call, so an operator can check that
+        request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+        credentials never leave the backend.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +77,11 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.Echo,
                     request_deserializer=tta_dot_v1_dot_diagnostics__pb2.EchoRequest.FromString,
                     response_serializer=tta_dot_v1_dot_diagnostics__pb2.EchoResponse.SerializeToString,
+            ),
+            'InspectCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.InspectCall,
+                    request_deserializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.FromString,
+                    response_serializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -94,6 +113,33 @@ class DiagnosticsService:
             '/tta.v1.DiagnosticsService/Echo',
             tta_dot_v1_dot_diagnostics__pb2.EchoRequest.SerializeToString,
             tta_dot_v1_dot_diagnostics__pb2.EchoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InspectCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tta.v1.DiagnosticsService/InspectCall',
+            tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.SerializeToString,
+            tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,11 @@ class DiagnosticsServiceStub:
     """Returns the payload it was given, unchanged. Over HTTP, `GET` takes the payload as the
     base64-encoded `payload` query parameter and `POST` takes it in a JSON body.
     """
+    InspectCall: _grpc.UnaryUnaryMultiCallable[_diagnostics_pb2.InspectCallRequest, _diagnostics_pb2.InspectCallResponse]
+    """Reports the correlation ids the backend received with this call, so an operator can check that
+    request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+    credentials never leave the backend.
+    """
 
 @_typing.type_check_only
 class DiagnosticsServiceAsyncStub(DiagnosticsServiceStub):
@@ -50,6 +55,11 @@ class DiagnosticsServiceAsyncStub(DiagnosticsServiceStub):
     Echo: _aio.UnaryUnaryMultiCallable[_diagnostics_pb2.EchoRequest, _diagnostics_pb2.EchoResponse]  # type: ignore[assignment]
     """Returns the payload it was given, unchanged. Over HTTP, `GET` takes the payload as the
     base64-encoded `payload` query parameter and `POST` takes it in a JSON body.
+    """
+    InspectCall: _aio.UnaryUnaryMultiCallable[_diagnostics_pb2.InspectCallRequest, _diagnostics_pb2.InspectCallResponse]  # type: ignore[assignment]
+    """Reports the correlation ids the backend received with this call, so an operator can check that
+    request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+    credentials never leave the backend.
     """
 
 class DiagnosticsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -65,6 +75,17 @@ class DiagnosticsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_diagnostics_pb2.EchoResponse, _abc.Awaitable[_diagnostics_pb2.EchoResponse]]:
         """Returns the payload it was given, unchanged. Over HTTP, `GET` takes the payload as the
         base64-encoded `payload` query parameter and `POST` takes it in a JSON body.
+        """
+
+    @_abc_1.abstractmethod
+    def InspectCall(
+        self,
+        request: _diagnostics_pb2.InspectCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_diagnostics_pb2.InspectCallResponse, _abc.Awaitable[_diagnostics_pb2.InspectCallResponse]]:
+        """Reports the correlation ids the backend received with this call, so an operator can check that
+        request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+        credentials never leave the backend.
         """
 
 def add_DiagnosticsServiceServicer_to_server(servicer: DiagnosticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -109,5 +109,7 @@ def test_never_mints_an_all_zero_id() -> None:
 def test_parse_never_raises_and_round_trips(header: str) -> None:
     parsed = parse_traceparent(header)
     if parsed is not None:
-        again = parse_traceparent(f"00-{parsed.trace_id}-{parsed.parent_id}-{'01' if parsed.sampled else '00'}")
+        again = parse_traceparent(
+            f"00-{parsed.trace_id}-{parsed.parent_id}-{'01' if parsed.sampled else '00'}"
+        )
         assert again == parsed

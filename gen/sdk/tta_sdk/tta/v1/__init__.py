@@ -65,6 +65,8 @@ __all__ = (
     "GoalProgress",
     "ImportMessagesRequest",
     "ImportMessagesResponse",
+    "InspectCallRequest",
+    "InspectCallResponse",
     "InvokeAgentRequest",
     "InvokeAgentResponse",
     "IssueServiceTokenRequest",
@@ -2161,6 +2163,43 @@ class ImportMessagesResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("tta.v1", "ImportMessagesResponse", ImportMessagesResponse)
+
+
+@dataclass(eq=False, repr=False)
+class InspectCallRequest(betterproto2.Message):
+    """
+    Asks the backend what correlation ids reached it.
+    """
+
+    pass
+
+
+default_message_pool.register_message("tta.v1", "InspectCallRequest", InspectCallRequest)
+
+
+@dataclass(eq=False, repr=False)
+class InspectCallResponse(betterproto2.Message):
+    """
+    The correlation ids as the backend received them; empty when a header did not arrive.
+    """
+
+    request_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The `x-request-id` metadata value.
+    """
+
+    traceparent: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The W3C `traceparent` metadata value: the trace id and the span of the caller one hop back.
+    """
+
+    tracestate: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The W3C `tracestate` metadata value, if any.
+    """
+
+
+default_message_pool.register_message("tta.v1", "InspectCallResponse", InspectCallResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -4686,6 +4725,22 @@ class DiagnosticsServiceStub:
             EchoResponse.FromString,
         )(message)
 
+    def inspect_call(self, message: "InspectCallRequest | None" = None) -> "InspectCallResponse":
+        """
+        Reports the correlation ids the backend received with this call, so an operator can check that
+        request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+        credentials never leave the backend.
+        """
+
+        if message is None:
+            message = InspectCallRequest()
+
+        return self._channel.unary_unary(
+            "/tta.v1.DiagnosticsService/InspectCall",
+            InspectCallRequest.SerializeToString,
+            InspectCallResponse.FromString,
+        )(message)
+
 
 class DiagnosticsServiceAsyncStub(betterproto2_grpclib.ServiceStub):
     """
@@ -4710,6 +4765,32 @@ class DiagnosticsServiceAsyncStub(betterproto2_grpclib.ServiceStub):
             "/tta.v1.DiagnosticsService/Echo",
             message,
             EchoResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def inspect_call(
+        self,
+        message: "InspectCallRequest | None" = None,
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "InspectCallResponse":
+        """
+        Reports the correlation ids the backend received with this call, so an operator can check that
+        request ids and trace context survive every hop. Nothing else of the call's metadata is echoed:
+        credentials never leave the backend.
+        """
+
+        if message is None:
+            message = InspectCallRequest()
+
+        return await self._unary_unary(
+            "/tta.v1.DiagnosticsService/InspectCall",
+            message,
+            InspectCallResponse,
             timeout=timeout,
             deadline=deadline,
             metadata=metadata,

@@ -1,0 +1,263 @@
+"""The admin door: health and metrics over plain HTTP, on the admin port (``admin.port``, default 9090,
+on loopback by default).
+
+::
+
+    GET|HEAD /healthz   200 {"status": "ok"}                         the process is alive
+    GET|HEAD /readyz    200|503 {"ready": bool, "checks": {...}}     ready to serve calls
+    GET|HEAD /metrics   Prometheus exposition (404 when metrics are disabled)
+    anything else       404 JSON; a known path with another method: 405, Allow: GET, HEAD
+
+``/healthz`` and ``/readyz`` mean what ``grpc.health.v1`` means on the gRPC port: ``/healthz`` is
+liveness (the overall service ``""`` answers at all), ``/readyz`` is whether this process should get
+traffic, as judged by the readiness callable the composition root passes in (``Gateway.readiness``:
+route table loaded, upstream health, Redis when configured, not draining — a graceful shutdown turns
+grpc.health.v1 NOT_SERVING and /readyz 503 together). The body lists every check, so an operator sees
+why without reading logs.
+
+The app is a raw ASGI callable (no framework: three routes do not need one), served by uvicorn with
+httptools inside the gateway's own event loop; :class:`AdminServer` never lets uvicorn install a loop
+or signal handlers, which belong to the gateway process (``gateway.app.run_until_signalled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import uvicorn
+
+from gateway.errors import ConfigError
+from gateway.telemetry.metrics import GatewayMetrics
+
+__all__ = [
+    "AdminServer",
+    "Readiness",
+    "Receive",
+    "Scope",
+    "Send",
+    "admin_app",
+]
+
+log = logging.getLogger(__name__)
+
+# The ASGI protocol (https://asgi.readthedocs.io/en/latest/specs/main.html), written down as starlette
+# does in starlette/types.py.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ReadinessCheck = Callable[[], Awaitable["Readiness"]]
+
+_ALLOWED = (b"GET", b"HEAD")
+_JSON = b"application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether the gateway should get traffic, and the verdict of each check, worded for an operator:
+    ``{"route_table": "ok", "upstream tta.v1.PlayerService": "unhealthy", "redis": "ok"}``."""
+
+    ready: bool
+    checks: Mapping[str, str]
+
+
+# --- the ASGI app -----------------------------------------------------------------------------------
+
+
+def admin_app(metrics: GatewayMetrics | None, readiness: ReadinessCheck) -> ASGIApp:
+    """The admin endpoints as an ASGI app; ``metrics`` ``None`` (metrics disabled) makes /metrics 404."""
+    return _AdminApp(metrics, readiness)
+
+
+class _AdminApp:
+    __slots__ = ("_metrics", "_readiness", "_routes")
+
+    def __init__(self, metrics: GatewayMetrics | None, readiness: ReadinessCheck) -> None:
+        self._metrics = metrics
+        self._readiness = readiness
+        routes: dict[str, Callable[[Scope], Awaitable[_Response]]] = {
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+        }
+        if metrics is not None:
+            routes["/metrics"] = self._metrics_page
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "websocket":  # not served here: refuse the handshake (ASGI: close before accept)
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _http(self, scope: Scope, send: Send) -> None:
+        handler = self._routes.get(scope["path"])
+        method = scope["method"].encode("ascii")
+        if handler is None:
+            response = _json(404, {"error": "not found", "path": "see /healthz, /readyz, /metrics"})
+        elif method not in _ALLOWED:
+            response = _json(405, {"error": "method not allowed", "allow": "GET, HEAD"})
+            response.headers.append((b"allow", b"GET, HEAD"))
+        else:
+            response = await handler(scope)
+        await response.send(send, head=method == b"HEAD")
+
+    async def _healthz(self, scope: Scope) -> _Response:
+        return _json(200, {"status": "ok"})
+
+    async def _readyz(self, scope: Scope) -> _Response:
+        try:
+            verdict = await self._readiness()
+        except Exception as exc:  # a bug in a check must still answer, and say not ready
+            log.exception("readiness check failed")
+            verdict = Readiness(False, {"readiness": f"check failed: {type(exc).__name__}"})
+        return _json(200 if verdict.ready else 503, {"ready": verdict.ready, "checks": dict(verdict.checks)})
+
+    async def _metrics_page(self, scope: Scope) -> _Response:
+        assert self._metrics is not None  # routed only when metrics are enabled
+        accept = _header(scope, b"accept")
+        body, content_type = self._metrics.exposition(accept)
+        return _Response(200, body, [(b"content-type", content_type.encode("ascii"))])
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
+
+    async def send(self, send: Send, *, head: bool) -> None:
+        headers = [
+            *self.headers,
+            (b"content-length", str(len(self.body)).encode("ascii")),
+            # Health and metrics are live readings: a cache in between would report the past.
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        # HEAD: the same headers, Content-Length included, and no body (RFC 9110 section 9.3.2).
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
+def _json(status: int, payload: Mapping[str, Any]) -> _Response:
+    return _Response(status, orjson.dumps(payload), [(b"content-type", _JSON)])
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    # ASGI header names are lower-cased byte strings; values are latin-1 (RFC 9110 section 5.5).
+    values = [v for k, v in scope.get("headers", ()) if k == name]
+    return b",".join(values).decode("latin-1") if values else None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to set up or tear down: the gateway owns the resources; answer the protocol and return.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a loop it does not own: the gateway process handles SIGTERM/SIGINT itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn >= 0.29 swaps in its own handlers here with signal.signal(); that would steal the
+        # gateway's graceful-shutdown signals, so do nothing.
+        yield
+
+
+class _ErrorRecorder(logging.Handler):
+    """Keeps uvicorn's start-up error (it logs the OSError, then raises SystemExit without it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class AdminServer:
+    """Serves an ASGI app with uvicorn (httptools) as a task of the running event loop."""
+
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        self.host = host
+        self.config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            loop="none",
+            http="httptools",
+            ws="none",
+            server_header=False,
+            # A scrape in progress gets this long at shutdown; the gateway's grace period is the bound.
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _EmbeddedServer(self.config)
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        """Listen and serve; returns the bound port (the OS's pick when ``port`` is 0).
+
+        Raises :class:`ConfigError` when the address cannot be bound (in use, not local, ...).
+        """
+        if self._task is not None:
+            raise RuntimeError("AdminServer already started")
+        recorder = _ErrorRecorder()
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(recorder)
+        try:
+            self._task = asyncio.create_task(self._serve(), name="tta-gateway admin server")
+            # uvicorn has no start event: poll its flag while watching for start-up failure.
+            while not self._server.started:
+                if self._task.done():
+                    break
+                await asyncio.sleep(0.005)
+        finally:
+            uvicorn_log.removeHandler(recorder)
+        if not self._server.started:
+            task, self._task = self._task, None
+            reason = "; ".join(recorder.messages) or "uvicorn stopped during start-up"
+            with contextlib.suppress(Exception):
+                await task
+            raise ConfigError(f"admin: cannot serve on {self.host}:{self.config.port} ({reason})")
+        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
+        log.info("admin endpoints (/healthz, /readyz, /metrics) on http://%s:%d", self.host, self.port)
+        return self.port
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits the process on a bind failure; here it only ends this task (and a
+            # SystemExit escaping a task would stop the whole event loop).
+            return
+
+    async def stop(self) -> None:
+        """Stop listening, let a response in progress finish (up to 5 s), and close connections."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._server.should_exit = True
+        await task
