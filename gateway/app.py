@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import redis.asyncio
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -70,6 +71,13 @@ class Gateway:
         )
         self.admin_port = 0
         self._stopping = False
+        # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
+        # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
+        self._redis: redis.asyncio.Redis | None = (
+            redis.asyncio.from_url(settings.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0)
+            if settings.redis.url
+            else None
+        )
 
     @classmethod
     async def build(cls, settings: Settings) -> Gateway:
@@ -97,12 +105,20 @@ class Gateway:
         checks: dict[str, str] = {"route_table": f"ok: {len(self.table.routes)} methods"}
         for name, upstream in self.upstreams.items():
             checks[f"upstream {name}"] = "ok" if upstream.healthy else "unhealthy"
-        if self.settings.redis.url:
-            checks["redis"] = "not used yet: no feature needs shared state"
+        redis_ok = True
+        if self._redis is not None:
+            try:
+                await asyncio.wait_for(self._redis.ping(), timeout=1.5)
+                checks["redis"] = "ok"
+            except (redis.RedisError, OSError, TimeoutError) as exc:
+                # The exception type only: a connection error's text may quote the URL's password.
+                checks["redis"] = f"unreachable: {type(exc).__name__}"
+                redis_ok = False
         if self._stopping:
             checks["shutdown"] = "draining"
         healthy = any(u.healthy for u in self.upstreams.values()) or not self.upstreams
-        return Readiness(ready=healthy and not self._stopping and self.server is not None, checks=checks)
+        ready = healthy and redis_ok and not self._stopping and self.server is not None
+        return Readiness(ready=ready, checks=checks)
 
     async def start(self) -> None:
         cfg = self.settings.grpc
@@ -189,6 +205,8 @@ class Gateway:
             await self.server.stop(grace)
         await self.admin.stop()
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        if self._redis is not None:
+            await self._redis.aclose()
         self.telemetry.shutdown()
         log.info("gateway stopped")
 
