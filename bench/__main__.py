@@ -1,5 +1,7 @@
 """``python -m bench``: run every benchmark in turn."""
 
-from bench import passthrough
+from bench import passthrough, telemetry
 
-raise SystemExit(passthrough.main())
+status = passthrough.main([])
+print()
+raise SystemExit(status or telemetry.main([]))
