@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                         "grpc": {"host": "127.0.0.1", "port": gateway_port},
                         "log": {"level": "warning"},
                         "admin": {"port": 0},
+                        "http": {"port": 0},
                         "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [upstream]}],
                     }
                 )

@@ -31,6 +31,7 @@ def _gateway(
             {
                 "grpc": {"host": "127.0.0.1", "port": port},
                 "admin": {"port": 0},
+                "http": {"port": 0},
                 "log": {"level": "info" if on else "warning", "access": on},
                 "metrics": {"enabled": on},
                 "tracing": {"exporter": tracing if on else "none"},

@@ -197,7 +197,8 @@ class _ErrorRecorder(logging.Handler):
 class AdminServer:
     """Serves an ASGI app with uvicorn (httptools) as a task of the running event loop."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, name: str = "admin") -> None:
+        self.name = name  # the settings section, named in a bind failure
         self.host = host
         self.config = uvicorn.Config(
             app,
@@ -241,7 +242,7 @@ class AdminServer:
             reason = "; ".join(recorder.messages) or "uvicorn stopped during start-up"
             with contextlib.suppress(Exception):
                 await task
-            raise ConfigError(f"admin: cannot serve on {self.host}:{self.config.port} ({reason})")
+            raise ConfigError(f"{self.name}: cannot serve on {self.host}:{self.config.port} ({reason})")
         self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
         log.info("admin endpoints (/healthz, /readyz, /metrics) on http://%s:%d", self.host, self.port)
         return self.port

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -25,7 +25,9 @@ from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflection
 from gateway.admin import AdminServer, Readiness, admin_app
 from gateway.config import Settings
 from gateway.descriptors import build_pool, load_descriptors
+from gateway.errors import ConfigError
 from gateway.grpc_front import PassThrough
+from gateway.http_front import HttpDoor
 from gateway.routes import RouteTable, compile_routes, upstream_name
 from gateway.telemetry.calls import Telemetry
 from gateway.telemetry.logs import access_log, configure_logging
@@ -33,6 +35,7 @@ from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.redact import Redactor
 from gateway.telemetry.tracing import tracer_provider
 from gateway.upstream import Upstream, channel_options
+from transcoder.rules import HttpBinding, RuleError, http_bindings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,13 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 class Gateway:
     """The gateway process's moving parts, built from settings, started and stopped as one."""
 
-    def __init__(self, settings: Settings, fds: descriptor_pb2.FileDescriptorSet, table: RouteTable) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fds: descriptor_pb2.FileDescriptorSet,
+        table: RouteTable,
+        bindings: Sequence[HttpBinding] = (),
+    ) -> None:
         self.settings = settings
         self.fds = fds
         self.table = table
@@ -70,6 +79,12 @@ class Gateway:
             admin_app(self.metrics, self.readiness), settings.admin.host, settings.admin.port
         )
         self.admin_port = 0
+        self.bindings = tuple(bindings)
+        self.http_door = HttpDoor(
+            self.bindings, table, self.upstreams, self.telemetry, self.pool, settings.http
+        )
+        self.http = AdminServer(self.http_door, settings.http.host, settings.http.port, name="http")
+        self.http_port = 0
         self._stopping = False
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
         # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
@@ -86,7 +101,11 @@ class Gateway:
         table = compile_routes(fds, settings.upstreams)
         for warning in table.warnings:
             log.warning("route table: %s", warning)
-        return cls(settings, fds, table)
+        try:
+            bindings = http_bindings(fds)
+        except RuleError as exc:
+            raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
+        return cls(settings, fds, table, bindings)
 
     def _services_of(self, upstream: Upstream) -> list[str]:
         return [s for s, u in self.table.upstream_of.items() if u == upstream.name]
@@ -152,8 +171,10 @@ class Gateway:
         # The admin port first: a port already taken stops start-up before any call is accepted.
         self.admin_port = await self.admin.start()
         try:
+            self.http_port = await self.http.start()
             await server.start()
         except BaseException:
+            await self.http.stop()
             await self.admin.stop()
             raise
         self.server = server
@@ -201,6 +222,7 @@ class Gateway:
         grace = self.settings.shutdown.grace_period_seconds if grace is None else grace
         self._stopping = True
         await self.health.enter_graceful_shutdown()
+        await self.http.stop()
         if self.server is not None:
             await self.server.stop(grace)
         await self.admin.stop()

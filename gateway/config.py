@@ -164,6 +164,15 @@ class HttpSettings(_Section):
 
     host: Host = "0.0.0.0"
     port: Port = 8080
+    # A request body above this many bytes gets 413 before any of it is parsed.
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024
+    # The deadline of a REST call that sends no Grpc-Timeout header.
+    default_timeout_seconds: Seconds = 30.0
+    # A query parameter that names no field: "error" (400, so typos are caught) or "ignore".
+    unknown_query_parameters: Literal["error", "ignore"] = "error"
+    # proto3 JSON output: field names as lowerCamel (default) or as in the proto; emit default values.
+    json_use_proto_names: bool = False
+    json_emit_unpopulated: bool = False
 
 
 class AdminSettings(_Section):

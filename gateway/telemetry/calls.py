@@ -145,17 +145,23 @@ class Telemetry:
         self._tracer = provider.get_tracer("tta-gateway") if provider is not None else None
         self._route_metrics: dict[tuple[str, str], RouteMetrics] = {}
 
-    def _bound(self, door: str, route: Route) -> RouteMetrics | None:
+    def _bound(self, door: str, route: Route, label: str) -> RouteMetrics | None:
         if self.metrics is None:
             return None
-        key = (door, route.path)
+        key = (door, label)
         found = self._route_metrics.get(key)
         if found is None:
-            found = self._route_metrics[key] = self.metrics.route(door, route.path, route.upstream)
+            found = self._route_metrics[key] = self.metrics.route(door, label, route.upstream)
         return found
 
-    def begin(self, door: str, route: Route, metadata: Iterable[tuple[str, Any]]) -> CallScope:
-        """Start a call: keep or mint its ids, open its spans, count it in flight."""
+    def begin(
+        self, door: str, route: Route, metadata: Iterable[tuple[str, Any]], label: str | None = None
+    ) -> CallScope:
+        """Start a call: keep or mint its ids, open its spans, count it in flight.
+
+        ``label`` names the call in metrics and logs: the gRPC method path by default, the route
+        template (``GET /api/v1/players/{player_id}``) on the HTTP door — never a raw path."""
+        label = label or route.path
         request_id: str | None = None
         traceparent: str | None = None
         for key, value in metadata:
@@ -168,9 +174,9 @@ class Telemetry:
             return CallScope(
                 self,
                 door,
-                route.path,
+                label,
                 route.upstream,
-                self._bound(door, route),
+                self._bound(door, route, label),
                 corr,
                 corr.traceparent,
                 None,
@@ -215,9 +221,9 @@ class Telemetry:
         return CallScope(
             self,
             door,
-            route.path,
+            label,
             route.upstream,
-            self._bound(door, route),
+            self._bound(door, route, label),
             corr,
             upstream_tp,
             server,

@@ -137,8 +137,17 @@ async def test_metrics_count_the_traffic(demo: Demo, channel: grpc.aio.Channel) 
     assert value(after, "tta_gateway_requests_in_flight", door="grpc") == 0
     assert value(after, "tta_gateway_upstream_healthy", upstream="diagnostics") == 1
     # Label values are bounded: methods from the route table, never ids or raw paths.
-    methods = {dict(labels).get("method") for (name, labels) in after if name == "tta_gateway_requests_total"}
-    assert all(m.startswith("/tta.") for m in methods if m)
+    labelled = {
+        (dict(labels).get("door"), dict(labels).get("method"))
+        for (name, labels) in after
+        if name == "tta_gateway_requests_total"
+    }
+    for door, method in labelled:
+        if door == "grpc":
+            assert str(method).startswith("/tta.")
+        else:  # the HTTP door labels by route template, e.g. "GET /api/v1/players/{player_id}"
+            assert re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE) /api/v\d/[^?]*", str(method)), method
+            assert "pl_" not in str(method)
 
 
 def test_health_endpoints(demo: Demo) -> None:

@@ -165,7 +165,7 @@ def test_a_descriptor_with_an_unresolvable_type_is_a_config_error(tmp_path: Path
     contracts.write_bytes(descriptor_pb2.FileDescriptorSet(file=[f]).SerializeToString())
     path = write(
         tmp_path,
-        f"grpc: {{host: 127.0.0.1, port: 0}}\ndescriptors: [{{file: {contracts}}}]\n"
+        f"grpc: {{host: 127.0.0.1, port: 0}}\nhttp: {{port: 0}}\nadmin: {{port: 0}}\ndescriptors: [{{file: {contracts}}}]\n"
         'upstreams:\n  - services: ["acme.v1.*"]\n    targets: ["127.0.0.1:1"]\n',
     )
     message = config_error(run("serve", "--config", str(path)))

@@ -103,6 +103,8 @@ async def start_gateway(descriptors: list[dict[str, Any]], upstream_port: int) -
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "admin": {"port": 0},
             "descriptors": descriptors,
             "upstreams": [{"services": ["acme.v1.*"], "targets": [f"127.0.0.1:{upstream_port}"]}],
             "shutdown": {"grace_period_seconds": 1},

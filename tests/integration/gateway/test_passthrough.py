@@ -45,6 +45,8 @@ async def _gateway(upstreams: list[dict[str, object]]) -> Gateway:
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "admin": {"port": 0},
             "upstreams": upstreams,
             "shutdown": {"grace_period_seconds": 1},
         }

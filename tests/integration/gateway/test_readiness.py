@@ -23,6 +23,7 @@ async def _ready(redis: str | None, upstream_port: int) -> tuple[int, dict[str, 
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},
             "redis": {"url": redis},
             "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{upstream_port}"]}],

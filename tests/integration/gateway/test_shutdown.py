@@ -103,6 +103,7 @@ async def gateway_process(tmp_path: Path, upstream_port: int) -> AsyncIterator[R
     config = tmp_path / "gateway.yaml"
     config.write_text(
         f"grpc: {{host: 127.0.0.1, port: {port}}}\n"
+        "http: {host: 127.0.0.1, port: 0}\nadmin: {port: 0}\n"
         "upstreams:\n"
         '  - services: ["tta.v1.*", "tta.v2.*"]\n'
         f'    targets: ["127.0.0.1:{upstream_port}"]\n'

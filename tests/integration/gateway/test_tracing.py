@@ -28,6 +28,7 @@ async def traced() -> AsyncIterator[tuple[grpc.aio.Channel, InMemorySpanExporter
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},
             "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
         }

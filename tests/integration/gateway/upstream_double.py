@@ -10,8 +10,8 @@ arity, so the gateway cannot tell it from a TTA service; only what it does diffe
 - ``deadline``: answer with the remaining time it sees, as ASCII seconds.
 - ``metadata``: answer with the metadata it received, as ``key=value`` lines.
 - ``hang``: wait until cancelled, then record the method in ``cancelled``.
-- streams: ``echo`` sends each request back (server stream: three copies), ``error`` fails after
-  the first message.
+- streams: ``echo`` sends each request back (server stream: three copies), ``stream-error`` fails
+  after the first message, ``stream-error-empty`` sends one empty message then fails.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ def status_details() -> bytes:
     ).SerializeToString()
 
 
+def _field1(data: bytes) -> bytes:
+    length, out = len(data), bytearray(b"\x0a")
+    while length > 0x7F:
+        out.append((length & 0x7F) | 0x80)
+        length >>= 7
+    out.append(length)
+    return bytes(out) + data
+
+
 def _behaviour(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     return dict(context.invocation_metadata() or ()).get("x-behaviour", "echo")
 
@@ -52,6 +61,7 @@ class UpstreamDouble(grpc.GenericRpcHandler):
         self.table = table
         self.cancelled: asyncio.Queue[str] = asyncio.Queue()
         self.calls: list[str] = []
+        self.stream_sizes: list[int] = []  # how many messages each client stream carried
 
     async def _fail(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         await context.abort(
@@ -68,9 +78,12 @@ class UpstreamDouble(grpc.GenericRpcHandler):
             await self._fail(context)
         if behaviour == "deadline":
             return f"{context.time_remaining():.3f}".encode()
-        if behaviour == "metadata":
+        if behaviour in ("metadata", "metadata-field1"):
             md = context.invocation_metadata() or ()
-            return "\n".join(f"{k}={v!r}" for k, v in md).encode()
+            text = "\n".join(f"{k}={v!r}" for k, v in md).encode()
+            # As field 1 (length-delimited) it is a valid message of any type whose field 1 is
+            # bytes or string, e.g. EchoResponse: the HTTP door can render it.
+            return text if behaviour == "metadata" else _field1(text)
         if behaviour == "hang":
             try:
                 await asyncio.sleep(3600)
@@ -91,6 +104,10 @@ class UpstreamDouble(grpc.GenericRpcHandler):
             return await self._common(request, context, path)
 
         async def unary_stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
+            if _behaviour(context) == "stream-error-empty":
+                # An empty message is a valid message of every type: the HTTP door can render it.
+                yield b""
+                await self._fail(context)
             first = await self._common(request, context, path)
             yield first
             if _behaviour(context) == "stream-error":
@@ -100,6 +117,9 @@ class UpstreamDouble(grpc.GenericRpcHandler):
 
         async def stream_unary(requests: AsyncIterator[bytes], context: Any) -> bytes:
             parts = [r async for r in requests]
+            self.stream_sizes.append(len(parts))
+            if _behaviour(context) == "empty":
+                return b""
             return await self._common(b"|".join(parts), context, path)
 
         async def stream_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:

@@ -1,0 +1,478 @@
+"""The HTTP door: REST/JSON requests transcoded onto the same upstream gRPC calls.
+
+An ASGI application (served by uvicorn, or mounted in another ASGI app). For each request:
+route (compiled matcher; no route → 404, path but not method → 405 with ``Allow``) → read the body
+(over the limit → 413) → build the request message (body, then path variables, then query
+parameters; a bad value → 400 naming the field) → the same telemetry as every door → the upstream,
+straight (no second gRPC hop through the gateway) → JSON, or a stream in the format the client's
+``Accept`` asks for.
+
+Headers → metadata: ``Authorization``, ``X-Request-Id``, ``traceparent`` and ``tracestate`` always;
+any ``Grpc-Metadata-<key>`` header as ``<key>``. ``Grpc-Timeout`` (gRPC's format, e.g. ``5S``,
+``250m``) sets the deadline, else ``http.default_timeout_seconds``. Response header metadata comes
+back as ``Grpc-Metadata-<key>``, trailers as ``Grpc-Trailer-<key>``.
+
+Every failure becomes a gRPC status first and an HTTP response in exactly one place
+(``transcoder.status``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import orjson
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2
+
+from gateway.config import HttpSettings
+from gateway.grpc_front import is_connect_failure
+from gateway.routes import Route, RouteTable
+from gateway.telemetry.calls import CallScope, Telemetry
+from gateway.upstream import Upstream
+from transcoder import streaming
+from transcoder.codec import (
+    BindingError,
+    JsonOptions,
+    apply_bindings,
+    parse_json_body,
+    to_json,
+    to_json_field,
+)
+from transcoder.query import apply_query, parse_query
+from transcoder.router import MatchKind, Router, RouterBuilder
+from transcoder.rules import HttpBinding
+from transcoder.status import Code, http_status, parse_details, status_body
+from transcoder.template import decode_bindings
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message_ = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message_]]
+Send = Callable[[Message_], Awaitable[None]]
+
+_ALWAYS = frozenset({"authorization", "x-request-id", "traceparent", "tracestate"})
+_META_PREFIX = "grpc-metadata-"
+_TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
+_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+class HttpError(Exception):
+    """A request the door refuses before any upstream call: a gRPC code, a message, an HTTP status."""
+
+    def __init__(
+        self,
+        code: Code,
+        message: str,
+        status: int | None = None,
+        field: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.field = field
+        self.headers = tuple(headers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    binding: HttpBinding
+    route: Route
+    upstream: Upstream
+    request_cls: type[Message]
+    response_cls: type[Message]
+    label: str  # "GET /api/v1/players/{player_id}": bounded, for metrics and logs
+    skip: frozenset[str]  # fields bound by the path or the body: the query may not set them again
+
+
+def parse_grpc_timeout(value: str) -> float:
+    """``Grpc-Timeout`` in the gRPC wire format (at most 8 digits and a unit) as seconds."""
+    m = _TIMEOUT.fullmatch(value.strip())
+    if m is None:
+        raise HttpError(
+            Code.INVALID_ARGUMENT,
+            f"Grpc-Timeout {value[:20]!r}: expected up to 8 digits and a unit H, M, S, m, u or n",
+        )
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def request_metadata(headers: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], str | None]:
+    """The metadata to forward, and the Grpc-Timeout header if any (the documented allowlist)."""
+    out: list[tuple[str, str]] = []
+    timeout: str | None = None
+    for raw_key, raw_value in headers:
+        key = raw_key.decode("latin-1").lower()
+        if key in _ALWAYS:
+            out.append((key, raw_value.decode("latin-1")))
+        elif key.startswith(_META_PREFIX) and len(key) > len(_META_PREFIX):
+            name = key[len(_META_PREFIX) :]
+            if not name.startswith("grpc-") and not name.endswith("-bin"):
+                out.append((name, raw_value.decode("latin-1")))
+        elif key == "grpc-timeout":
+            timeout = raw_value.decode("latin-1")
+    return out, timeout
+
+
+class HttpDoor:
+    """The ASGI application of the HTTP door."""
+
+    def __init__(
+        self,
+        bindings: Iterable[HttpBinding],
+        table: RouteTable,
+        upstreams: Mapping[str, Upstream],
+        telemetry: Telemetry,
+        pool: descriptor_pool.DescriptorPool,
+        settings: HttpSettings,
+    ) -> None:
+        self.settings = settings
+        self.telemetry = telemetry
+        self.json = JsonOptions(
+            use_proto_names=settings.json_use_proto_names, emit_unpopulated=settings.json_emit_unpopulated
+        )
+        builder: RouterBuilder[_Target] = RouterBuilder()
+        for b in bindings:
+            route = table.lookup(b.grpc_path)
+            if route is None:
+                continue
+            request_cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(b.input_type))
+            response_cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(b.output_type))
+            bound = {v.field_path for v in b.template.variables}
+            if b.body and b.body != "*":
+                bound.add(b.body)
+            target = _Target(
+                b,
+                route,
+                upstreams[route.upstream],
+                request_cls,
+                response_cls,
+                f"{b.http_method} {b.template.text}",
+                frozenset(bound),
+            )
+            builder.add(b.http_method, b.template, target)
+        self.router: Router[_Target] = builder.build()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._serve(scope, receive, send)
+        except HttpError as err:
+            await _send_error(send, err.code, err.message, err.status, field=err.field, headers=err.headers)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        match = self.router.match(scope["method"], raw_path.decode("latin-1"))
+        if match.kind is MatchKind.NONE:
+            raise HttpError(Code.NOT_FOUND, f"no route for {scope['method']} {scope['path'][:200]}")
+        if match.kind is MatchKind.PARTIAL:
+            allowed = ", ".join(match.allowed)
+            raise HttpError(
+                Code.UNIMPLEMENTED,
+                f"{scope['method']} is not allowed here; allowed: {allowed}",
+                status=405,
+                headers=[(b"allow", allowed.encode())],
+            )
+        target = match.target
+        assert target is not None
+        body = await _read_body(receive, self.settings.max_body_bytes)
+        metadata, timeout_header = request_metadata(scope["headers"])
+        timeout = (
+            parse_grpc_timeout(timeout_header) if timeout_header else self.settings.default_timeout_seconds
+        )
+        fmt = None
+        if target.binding.server_streaming:
+            fmt = streaming.negotiate(_header(scope, b"accept"))
+            if fmt is None:
+                raise HttpError(
+                    Code.INVALID_ARGUMENT,
+                    "Accept admits none of application/x-ndjson, text/event-stream, application/json",
+                    status=406,
+                )
+        requests = self._requests(target, match.bindings, body, scope.get("query_string", b""))
+        call = self.telemetry.begin("http", target.route, metadata, label=target.label)
+        outcome = grpc.StatusCode.CANCELLED
+        try:
+            if fmt is None:
+                outcome = await self._unary(target, requests, call, metadata, timeout, send)
+            else:
+                outcome = await self._stream(target, requests, call, metadata, timeout, fmt, send)
+        finally:
+            call.finish(outcome)
+
+    def _requests(
+        self, target: _Target, bindings: Iterable[tuple[str, str]], body: bytes, query: bytes
+    ) -> list[bytes]:
+        """The request message(s): one, or for a client stream one per NDJSON line / array element."""
+        if not target.binding.client_streaming:
+            return [self._request(target, bindings, body, query)]
+        items = _stream_items(body)
+        return [self._request(target, bindings, item, query) for item in items]
+
+    def _request(
+        self, target: _Target, bindings: Iterable[tuple[str, str]], body: bytes, query: bytes
+    ) -> bytes:
+        """Body first, then path variables, then the query (precedence: path > body > query)."""
+        message = target.request_cls()
+        desc: Any = message.DESCRIPTOR
+        b = target.binding
+        try:
+            if b.body == "*":
+                parse_json_body(body or b"{}", desc, into=message)
+            elif b.body:
+                if body:
+                    parse_json_body(body, desc, into=message, field=b.body)
+            elif body.strip():
+                raise BindingError("<body>", f"{b.http_method} {b.template.text} takes no body")
+            apply_bindings(message, decode_bindings(b.template, tuple(bindings)))
+            params = parse_query(query)
+            if b.body == "*" and params:
+                raise BindingError(
+                    params[0][0], "query parameters are not accepted when the whole request is the body"
+                )
+            apply_query(message, params, skip=target.skip, unknown=self.settings.unknown_query_parameters)
+        except BindingError as err:
+            raise HttpError(Code.INVALID_ARGUMENT, str(err), field=err.field) from None
+        except ValueError as err:
+            raise HttpError(Code.INVALID_ARGUMENT, str(err)) from None
+        return message.SerializeToString()
+
+    async def _call(
+        self,
+        target: _Target,
+        requests: list[bytes],
+        metadata: list[tuple[str, str]],
+        deadline_s: float,
+        call: CallScope,
+    ) -> Any:
+        endpoint = target.upstream.pick()
+        b = target.binding
+        channel = endpoint.channel
+        upstream_md = call.upstream_metadata(tuple(metadata))
+        if b.client_streaming:
+            factory = channel.stream_stream if b.server_streaming else channel.stream_unary
+            return factory(b.grpc_path, None, None)(iter(requests), metadata=upstream_md, timeout=deadline_s)
+        factory2 = channel.unary_stream if b.server_streaming else channel.unary_unary
+        return factory2(b.grpc_path, None, None)(requests[0], metadata=upstream_md, timeout=deadline_s)
+
+    def _json(self, target: _Target, payload: bytes) -> bytes:
+        try:
+            message = target.response_cls.FromString(payload)
+        except DecodeError as exc:
+            raise HttpError(
+                Code.INTERNAL, f"upstream answered bytes that are not a {target.binding.output_type}"
+            ) from exc
+        if target.binding.response_body:
+            return to_json_field(message, target.binding.response_body, self.json)
+        return to_json(message, self.json)
+
+    async def _unary(
+        self,
+        target: _Target,
+        requests: list[bytes],
+        call: CallScope,
+        metadata: list[tuple[str, str]],
+        deadline_s: float,
+        send: Send,
+    ) -> grpc.StatusCode:
+        rpc = await self._call(target, requests, metadata, deadline_s, call)
+        try:
+            payload: bytes = await rpc
+        except grpc.aio.AioRpcError as err:
+            call.upstream_finished()
+            return await _send_rpc_error(send, err, target, call)
+        call.upstream_finished()
+        body = self._json(target, payload)
+        headers = _response_headers(call, await rpc.initial_metadata(), await rpc.trailing_metadata())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), *headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return grpc.StatusCode.OK
+
+    async def _stream(
+        self,
+        target: _Target,
+        requests: list[bytes],
+        call: CallScope,
+        metadata: list[tuple[str, str]],
+        deadline_s: float,
+        fmt: streaming.StreamFormat,
+        send: Send,
+    ) -> grpc.StatusCode:
+        rpc = await self._call(target, requests, metadata, deadline_s, call)
+        first = True
+        try:
+            initial = await rpc.initial_metadata()
+            async for payload in rpc:
+                if first:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [
+                                (b"content-type", fmt.content_type.encode()),
+                                (b"cache-control", b"no-store"),
+                                *_response_headers(call, initial, ()),
+                            ],
+                        }
+                    )
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": fmt.frame(self._json(target, payload), first),
+                        "more_body": True,
+                    }
+                )
+                first = False
+        except grpc.aio.AioRpcError as err:
+            call.upstream_finished()
+            if first:
+                return await _send_rpc_error(send, err, target, call)
+            trailing: Any = err.trailing_metadata() or ()
+            details = parse_details(dict(trailing).get("grpc-status-details-bin"))
+            code = err.code()
+            error_json = status_body(code.value[0], _message(err, target), details)
+            await send({"type": "http.response.body", "body": fmt.error(error_json, first=False)})
+            return code
+        call.upstream_finished()
+        if first:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", fmt.content_type.encode()),
+                        *_response_headers(call, (), ()),
+                    ],
+                }
+            )
+        await send({"type": "http.response.body", "body": fmt.end(first)})
+        return grpc.StatusCode.OK
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HttpError(Code.CANCELLED, "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(
+                Code.INVALID_ARGUMENT, f"request body is larger than the limit of {limit} bytes", status=413
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _stream_items(body: bytes) -> list[bytes]:
+    """A client-stream body: a JSON array of messages, or one message per line (NDJSON)."""
+    text = body.strip()
+    if text.startswith(b"["):
+        try:
+            items = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise HttpError(Code.INVALID_ARGUMENT, f"<body>: not a JSON array ({exc})") from None
+        return [orjson.dumps(item) for item in items]
+    return [line for line in text.split(b"\n") if line.strip()]
+
+
+def _message(err: grpc.aio.AioRpcError, target: _Target) -> str:
+    if is_connect_failure(err):
+        return (
+            f"upstream {target.upstream.name!r} for {target.route.service} is unavailable "
+            f"(targets: {target.upstream.describe_targets()}): no connection could be made"
+        )
+    return err.details() or ""
+
+
+def _response_headers(call: CallScope, initial: Any, trailing: Any) -> list[tuple[bytes, bytes]]:
+    headers = [(k.encode(), v.encode()) for k, v in call.response_metadata if isinstance(v, str)]
+    for key, value in initial or ():
+        if isinstance(value, str) and not key.startswith("grpc-"):
+            headers.append((f"grpc-metadata-{key}".encode(), value.encode("latin-1", "replace")))
+    for key, value in trailing or ():
+        if isinstance(value, str) and not key.startswith("grpc-"):
+            headers.append((f"grpc-trailer-{key}".encode(), value.encode("latin-1", "replace")))
+    return headers
+
+
+async def _send_rpc_error(
+    send: Send, err: grpc.aio.AioRpcError, target: _Target, call: CallScope
+) -> grpc.StatusCode:
+    code = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
+    trailing: Any = err.trailing_metadata() or ()
+    details = parse_details(dict(trailing).get("grpc-status-details-bin"))
+    await _send_error(
+        send,
+        Code(code.value[0]),
+        _message(err, target),
+        None,
+        details=details,
+        headers=_response_headers(call, err.initial_metadata(), trailing),
+    )
+    return code
+
+
+async def _send_error(
+    send: Send,
+    code: Code,
+    message: str,
+    status: int | None,
+    *,
+    field: str | None = None,
+    details: Any = (),
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    if field is not None and not details:
+        from google.protobuf import any_pb2
+
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+                ]
+            )
+        )
+        details = (detail,)
+    body = status_body(code, message, tuple(details))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status or http_status(code, details),
+            "headers": [(b"content-type", b"application/json"), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,163 @@
+"""The HTTP door against a real upstream double on loopback, with a real HTTP client (httpx)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway.app import Gateway
+from gateway.config import Settings
+from tests.integration.gateway.test_passthrough import ALL_TTA, _start_double
+from tests.integration.gateway.upstream_double import UpstreamDouble
+
+WATCH = "/api/v1/sessions/se_1/messages:watch"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[tuple[httpx.AsyncClient, UpstreamDouble]]:
+    server, double, port = await _start_double()
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0, "max_body_bytes": 2048},
+            "admin": {"port": 0},
+            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
+        }
+    )
+    gateway = await Gateway.build(settings)
+    await gateway.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10) as client:
+        yield client, double
+    await gateway.stop(0)
+    await server.stop(0)
+
+
+@pytest.mark.parametrize("accept", ["application/x-ndjson", "text/event-stream", "application/json"])
+async def test_an_error_after_the_first_message_is_delivered_in_band(
+    http: tuple[httpx.AsyncClient, UpstreamDouble], accept: str
+) -> None:
+    client, _ = http
+    resp = await client.get(
+        WATCH, headers={"Accept": accept, "Grpc-Metadata-X-Behaviour": "stream-error-empty"}
+    )
+    assert resp.status_code == 200  # the status line went out with the first message
+    assert resp.headers["content-type"].startswith(accept)
+    text = resp.text
+    if accept == "application/x-ndjson":
+        lines = [json.loads(x) for x in text.splitlines()]
+        assert lines[0] == {}
+        assert lines[-1]["error"]["code"] == 3
+        assert lines[-1]["error"]["message"] == "player_id: must not be empty"
+    elif accept == "text/event-stream":
+        assert text.startswith("event: message\ndata: {}\n\n")
+        assert "event: error\ndata: " in text
+        error = json.loads(text.split("event: error\ndata: ")[1].split("\n")[0])
+        assert error["details"][0]["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    else:
+        body = json.loads(text)
+        assert body[0] == {}
+        assert body[-1]["error"]["code"] == 3
+
+
+async def test_an_error_before_any_message_is_an_http_status(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    client, _ = http
+    resp = await client.get("/api/v1/players/p1", headers={"Grpc-Metadata-X-Behaviour": "error"})
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["code"] == 3
+    assert body["message"] == "player_id: must not be empty"
+    assert body["details"][0]["fieldViolations"][0]["field"] == "player_id"
+    assert resp.headers["x-request-id"]
+    assert resp.headers["grpc-trailer-x-up-trailer"] == "error-trailer"
+
+
+async def test_headers_become_metadata_and_metadata_comes_back_as_headers(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    client, _ = http
+    resp = await client.get(
+        "/api/v1/players/p1",
+        headers={
+            "Grpc-Metadata-X-Behaviour": "echo",
+            "Authorization": "Bearer t0k",
+            "X-Request-Id": "rest-1",
+            "X-Not-Forwarded": "nope",
+        },
+    )
+    assert resp.status_code == 200
+    assert resp.headers["x-request-id"] == "rest-1"
+    assert resp.headers["grpc-metadata-x-up-initial"] == "hello"
+    assert resp.headers["grpc-trailer-x-up-trailer"] == "bye"
+
+
+async def test_upstream_sees_only_the_allowed_headers(http: tuple[httpx.AsyncClient, UpstreamDouble]) -> None:
+    client, _ = http
+    # The double answers "metadata" with the metadata it received, as the response message's bytes:
+    # an Echo response carries bytes, so the door renders them as base64 in `payload`.
+    resp = await client.post(
+        "/api/v1/diagnostics:echo",
+        json={"payload": ""},
+        headers={
+            "Grpc-Metadata-X-Behaviour": "metadata-field1",
+            "Authorization": "Bearer t0k",
+            "X-Secret-Header": "s",
+        },
+    )
+    assert resp.status_code == 200
+    import base64
+
+    seen = base64.b64decode(resp.json()["payload"]).decode()
+    assert "authorization='Bearer t0k'" in seen
+    assert "x-secret-header" not in seen
+
+
+async def test_grpc_timeout_header_sets_the_deadline(http: tuple[httpx.AsyncClient, UpstreamDouble]) -> None:
+    client, _ = http
+    resp = await client.get(
+        "/api/v1/players/p1", headers={"Grpc-Metadata-X-Behaviour": "hang", "Grpc-Timeout": "300m"}
+    )
+    assert resp.status_code == 504
+    assert resp.json()["code"] == 4
+
+
+async def test_bad_grpc_timeout_is_400(http: tuple[httpx.AsyncClient, UpstreamDouble]) -> None:
+    client, _ = http
+    resp = await client.get("/api/v1/players/p1", headers={"Grpc-Timeout": "soon"})
+    assert resp.status_code == 400
+    assert "Grpc-Timeout" in resp.json()["message"]
+
+
+async def test_body_over_the_limit_is_413(http: tuple[httpx.AsyncClient, UpstreamDouble]) -> None:
+    client, _ = http
+    resp = await client.post("/api/v1/diagnostics:echo", content=b"{" + b" " * 4096 + b"}")
+    assert resp.status_code == 413
+    assert "2048" in resp.json()["message"]
+
+
+async def test_client_stream_takes_ndjson_and_json_arrays(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    client, double = http
+    for body in (b'{"text": "a"}\n{"text": "b"}\n{"text": "c"}\n', b'[{"text": "a"}, {"text": "b"}]'):
+        resp = await client.post(
+            "/api/v1/sessions/se_1/messages:import",
+            content=body,
+            headers={"Grpc-Metadata-X-Behaviour": "empty"},
+        )
+        assert resp.status_code == 200
+        assert resp.json() == {}
+    assert double.stream_sizes[-2:] == [3, 2]
+
+
+async def test_a_malformed_client_stream_line_names_the_problem(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    client, _ = http
+    resp = await client.post("/api/v1/sessions/se_1/messages:import", content=b'{"text": "a"}\n{"text": \n')
+    assert resp.status_code == 400
+    assert resp.json()["code"] == 3
