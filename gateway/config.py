@@ -159,6 +159,26 @@ class GrpcSettings(_Section):
     reflection: bool = True
 
 
+class CorsSettings(_Section):
+    """Cross-origin access for browser clients (the Fetch standard's CORS protocol)."""
+
+    # Exact origins ("https://app.tta.example") or "*"; empty: no cross-origin access at all.
+    allowed_origins: tuple[str, ...] = ()
+    allowed_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    allowed_headers: tuple[str, ...] = (
+        "authorization",
+        "content-type",
+        "x-request-id",
+        "traceparent",
+        "grpc-timeout",
+    )
+    # Response headers a browser script may read.
+    expose_headers: tuple[str, ...] = ("x-request-id", "traceparent")
+    allow_credentials: bool = False
+    # How long a browser may cache a preflight answer (Access-Control-Max-Age).
+    max_age_seconds: Annotated[int, Field(ge=0)] = 600
+
+
 class HttpSettings(_Section):
     """The HTTP/JSON and WebSocket front door."""
 
@@ -173,6 +193,7 @@ class HttpSettings(_Section):
     # proto3 JSON output: field names as lowerCamel (default) or as in the proto; emit default values.
     json_use_proto_names: bool = False
     json_emit_unpopulated: bool = False
+    cors: CorsSettings = CorsSettings()
 
 
 class AdminSettings(_Section):

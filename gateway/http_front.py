@@ -31,6 +31,7 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 
 from gateway.config import HttpSettings
+from gateway.cors import Cors
 from gateway.grpc_front import is_connect_failure
 from gateway.routes import Route, RouteTable
 from gateway.telemetry.calls import CallScope, Telemetry
@@ -159,6 +160,7 @@ class HttpDoor:
             )
             builder.add(b.http_method, b.template, target)
         self.router: Router[_Target] = builder.build()
+        self.cors = Cors(settings.cors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -171,6 +173,17 @@ class HttpDoor:
                     return
         if scope["type"] != "http":
             return
+        origin = _header(scope, b"origin")
+        if origin is not None and self.cors.enabled:
+            asked = _header(scope, b"access-control-request-method")
+            if scope["method"] == "OPTIONS" and asked is not None:
+                status, headers = self.cors.preflight(
+                    origin, asked, _header(scope, b"access-control-request-headers") or ""
+                )
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            send = _with_headers(send, self.cors.response_headers(origin))
         try:
             await self._serve(scope, receive, send)
         except HttpError as err:
@@ -369,6 +382,19 @@ class HttpDoor:
             )
         await send({"type": "http.response.body", "body": fmt.end(first)})
         return grpc.StatusCode.OK
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` that adds ``extra`` headers to the response start."""
+    if not extra:
+        return send
+
+    async def wrapped(message: Message_) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return wrapped
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

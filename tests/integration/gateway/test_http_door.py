@@ -161,3 +161,72 @@ async def test_a_malformed_client_stream_line_names_the_problem(
     resp = await client.post("/api/v1/sessions/se_1/messages:import", content=b'{"text": "a"}\n{"text": \n')
     assert resp.status_code == 400
     assert resp.json()["code"] == 3
+
+
+@pytest.fixture
+async def cors_http() -> AsyncIterator[httpx.AsyncClient]:
+    server, _, port = await _start_double()
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "cors": {"allowed_origins": ["https://app.tta.example"], "max_age_seconds": 120},
+            },
+            "admin": {"port": 0},
+            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
+        }
+    )
+    gateway = await Gateway.build(settings)
+    await gateway.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10) as client:
+        yield client
+    await gateway.stop(0)
+    await server.stop(0)
+
+
+async def test_cors_preflight_for_an_allowed_origin(cors_http: httpx.AsyncClient) -> None:
+    resp = await cors_http.options(
+        "/api/v1/players/p1",
+        headers={
+            "Origin": "https://app.tta.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert resp.status_code == 204
+    assert resp.headers["access-control-allow-origin"] == "https://app.tta.example"
+    assert "PATCH" in resp.headers["access-control-allow-methods"]
+    assert resp.headers["access-control-max-age"] == "120"
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers"),
+    [
+        ("https://evil.example", "GET", ""),
+        ("https://app.tta.example", "TRACE", ""),
+        ("https://app.tta.example", "GET", "x-custom-header"),
+    ],
+)
+async def test_cors_preflight_refused(
+    cors_http: httpx.AsyncClient, origin: str, method: str, headers: str
+) -> None:
+    resp = await cors_http.options(
+        "/api/v1/players/p1",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
+    )
+    assert resp.status_code == 403
+    assert "access-control-allow-origin" not in resp.headers
+
+
+async def test_cors_headers_on_actual_responses(cors_http: httpx.AsyncClient) -> None:
+    allowed = await cors_http.get("/api/v1/players/p1", headers={"Origin": "https://app.tta.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.tta.example"
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"]
+    other = await cors_http.get("/api/v1/players/p1", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
