@@ -72,17 +72,27 @@ class Readiness:
 # --- the ASGI app -----------------------------------------------------------------------------------
 
 
-def admin_app(metrics: GatewayMetrics | None, readiness: ReadinessCheck) -> ASGIApp:
-    """The admin endpoints as an ASGI app; ``metrics`` ``None`` (metrics disabled) makes /metrics 404."""
-    return _AdminApp(metrics, readiness)
+ReloadAction = Callable[[], Awaitable[str]]
+
+
+def admin_app(
+    metrics: GatewayMetrics | None, readiness: ReadinessCheck, reload: ReloadAction | None = None
+) -> ASGIApp:
+    """The admin endpoints as an ASGI app; ``metrics`` ``None`` (metrics disabled) makes /metrics 404.
+    ``reload`` serves ``POST /reload``: it returns a summary, or raises ConfigError (answered 409 with
+    the reason; the running table stays)."""
+    return _AdminApp(metrics, readiness, reload)
 
 
 class _AdminApp:
-    __slots__ = ("_metrics", "_readiness", "_routes")
+    __slots__ = ("_metrics", "_readiness", "_reload", "_routes")
 
-    def __init__(self, metrics: GatewayMetrics | None, readiness: ReadinessCheck) -> None:
+    def __init__(
+        self, metrics: GatewayMetrics | None, readiness: ReadinessCheck, reload: ReloadAction | None = None
+    ) -> None:
         self._metrics = metrics
         self._readiness = readiness
+        self._reload = reload
         routes: dict[str, Callable[[Scope], Awaitable[_Response]]] = {
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -103,6 +113,17 @@ class _AdminApp:
     async def _http(self, scope: Scope, send: Send) -> None:
         handler = self._routes.get(scope["path"])
         method = scope["method"].encode("ascii")
+        if scope["path"] == "/reload" and self._reload is not None:
+            if method != b"POST":
+                response = _json(405, {"error": "method not allowed", "allow": "POST"})
+                response.headers.append((b"allow", b"POST"))
+            else:
+                try:
+                    response = _json(200, {"reloaded": True, "summary": await self._reload()})
+                except ConfigError as exc:
+                    response = _json(409, {"reloaded": False, "reason": exc.message})
+            await response.send(send, head=False)
+            return
         if handler is None:
             response = _json(404, {"error": "not found", "path": "see /healthz, /readyz, /metrics"})
         elif method not in _ALLOWED:

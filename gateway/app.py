@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
 from gateway.admin import AdminServer, Readiness, admin_app
+from gateway.api_docs import build_openapi
 from gateway.config import Settings
 from gateway.descriptors import build_pool, load_descriptors
 from gateway.errors import ConfigError
@@ -65,6 +66,7 @@ class Gateway:
         self.health = HealthServicer()
         self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
+        self.passthrough: PassThrough | None = None
         self.grpc_port = 0
         self.pool = build_pool(fds)
         salt = settings.log.hash_salt.encode() or None
@@ -76,13 +78,19 @@ class Gateway:
             self.metrics, access_log(), tracer_provider(settings.tracing), self.redactor, self.pool
         )
         self.admin = AdminServer(
-            admin_app(self.metrics, self.readiness), settings.admin.host, settings.admin.port
+            admin_app(self.metrics, self.readiness, self.reload), settings.admin.host, settings.admin.port
         )
         self.admin_port = 0
         self.bindings = tuple(bindings)
         self.http_door = HttpDoor(
             self.bindings, table, self.upstreams, self.telemetry, self.pool, settings.http
         )
+        try:
+            self.http_door.publish(
+                build_openapi(self.bindings, table, self.pool, fds, settings.http.json_use_proto_names)
+            )
+        except ValueError as exc:
+            raise ConfigError(f"openapi: {exc}") from exc
         self.http = AdminServer(self.http_door, settings.http.host, settings.http.port, name="http")
         self.http_port = 0
         self._stopping = False
@@ -116,6 +124,41 @@ class Gateway:
             self.metrics.set_upstream_health(upstream.name, upstream.healthy)
         for service in self._services_of(upstream):
             await self.health.set(service, status)
+
+    async def reload(self) -> str:
+        """Load the contracts again, compile new tables and swap them in; on any problem raise
+        ConfigError and keep serving the old ones (nothing is half-swapped: every table is built
+        before the first swap). Settings are not re-read; upstreams stay as configured.
+
+        Not yet reloaded: the gateway's reflection service and per-service health names keep the
+        start-up set (a new service is forwarded, but reflection does not list it until restart)."""
+        fds = await load_descriptors(self.settings)
+        table = compile_routes(fds, self.settings.upstreams)
+        try:
+            bindings = http_bindings(fds)
+        except RuleError as exc:
+            raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
+        pool = build_pool(fds)
+        try:
+            router = HttpDoor.compile(bindings, table, self.upstreams, pool)
+        except ValueError as exc:
+            raise ConfigError(f"http routes: {exc}") from exc
+        try:
+            openapi = build_openapi(bindings, table, pool, fds, self.settings.http.json_use_proto_names)
+        except ValueError as exc:
+            raise ConfigError(f"openapi: {exc}") from exc
+        self.fds, self.table, self.pool, self.bindings = fds, table, pool, tuple(bindings)
+        if self.passthrough is not None:
+            self.passthrough.swap(table, self.upstreams)
+        self.http_door.swap(router)
+        self.http_door.publish(openapi)
+        if self.metrics is not None:
+            self.metrics.set_route_table(len(table.services), len(table.routes))
+        summary = (
+            f"{len(table.services)} services, {len(table.routes)} methods, {len(bindings)} http bindings"
+        )
+        log.info("reloaded the route table: %s", summary)
+        return summary
 
     async def readiness(self) -> Readiness:
         """/readyz: the route table is loaded, the gateway is not draining, and at least one
@@ -151,8 +194,10 @@ class Gateway:
         # measured cheaper per call in bench/passthrough.py.
         # (grpc-stubs predates add_registered_method_handlers, hence the untyped reference.)
         registrar: Any = server
-        for service, handlers in PassThrough(self.table, self.upstreams, self.telemetry).by_service().items():
+        self.passthrough = PassThrough(self.table, self.upstreams, self.telemetry)
+        for service, handlers in self.passthrough.by_service().items():
             registrar.add_registered_method_handlers(service, handlers)
+        server.add_generic_rpc_handlers([self.passthrough])  # methods a reload adds
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if cfg.reflection:
             self._add_reflection(server)
@@ -234,7 +279,10 @@ class Gateway:
 
 
 async def run_until_signalled(
-    start: Callable[[], Any], stop: Callable[[], Any], on_ready: Callable[[], None] | None = None
+    start: Callable[[], Any],
+    stop: Callable[[], Any],
+    on_ready: Callable[[], None] | None = None,
+    reload: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     """Start, wait for SIGTERM/SIGINT, stop gracefully; a second signal exits at once (status 130)."""
     loop = asyncio.get_running_loop()
@@ -249,6 +297,23 @@ async def run_until_signalled(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload_now() -> None:
+        assert reload is not None
+        try:
+            await reload()
+        except ConfigError as exc:
+            log.error("reload refused, still serving the previous route table: %s", exc.message)
+
+    if reload is not None:
+
+        def on_hangup() -> None:
+            task = asyncio.ensure_future(reload_now())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await start()
     if on_ready is not None:
         on_ready()
@@ -256,7 +321,7 @@ async def run_until_signalled(
         await stopping.wait()
     finally:
         await stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
 
@@ -265,5 +330,5 @@ async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None =
     # From here on every line is structured and passes the redaction layer built from the contracts.
     configure_logging(settings.log, gateway.redactor)
     await run_until_signalled(
-        gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway)
+        gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway), gateway.reload
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
@@ -277,15 +277,6 @@ _FACTORIES: Mapping[Arity, Callable[..., grpc.RpcMethodHandler[bytes, bytes]]] =
 }
 
 
-def method_handler(
-    route: Route, upstream: Upstream, telemetry: Telemetry
-) -> grpc.RpcMethodHandler[bytes, bytes]:
-    """The grpc method handler forwarding ``route`` to ``upstream``, raw bytes both ways."""
-    forward = _Forward(route, upstream, telemetry)
-    behaviour: Callable[..., Awaitable[Any]] = getattr(forward, route.arity.value)
-    return _FACTORIES[route.arity](behaviour, request_deserializer=None, response_serializer=None)
-
-
 if TYPE_CHECKING:
     _GenericHandler = grpc.GenericRpcHandler[bytes, bytes]
 else:  # grpc's classes are generic only in its stubs
@@ -293,25 +284,44 @@ else:  # grpc's classes are generic only in its stubs
 
 
 class PassThrough(_GenericHandler):
-    """Generic handler over a swappable map of method path → handler; unknown paths get
-    UNIMPLEMENTED from grpc itself (``service`` returns None)."""
+    """Every fronted method over a swappable route table.
+
+    At start the server registers one handler per method (``by_service``: grpc core matches them
+    before Python sees the call); each looks its ``_Forward`` up in the current table, so a reload
+    (``swap``) changes where calls go without re-registering, and a method the new table dropped
+    answers UNIMPLEMENTED. Methods a reload adds are served through ``service``, the generic handler.
+    """
 
     def __init__(self, table: RouteTable, upstreams: Mapping[str, Upstream], telemetry: Telemetry) -> None:
-        self._handlers: Mapping[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
         self.telemetry = telemetry
+        self._forwards: Mapping[str, _Forward] = {}
+        self._generic: Mapping[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
         self.swap(table, upstreams)
 
     def swap(self, table: RouteTable, upstreams: Mapping[str, Upstream]) -> None:
-        """Install a new route table atomically (a single reference assignment)."""
-        self._handlers = {
-            path: method_handler(route, upstreams[route.upstream], self.telemetry)
+        """Install a new route table atomically (single reference assignments)."""
+        forwards = {
+            path: _Forward(route, upstreams[route.upstream], self.telemetry)
             for path, route in table.routes.items()
         }
+        self._generic = {path: self._handler(path, f.route.arity) for path, f in forwards.items()}
+        self._forwards = forwards
+
+    def _handler(self, path: str, arity: Arity) -> grpc.RpcMethodHandler[bytes, bytes]:
+        behaviour_name = arity.value
+
+        async def dispatch(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            forward = self._forwards.get(path)
+            if forward is None or forward.route.arity is not arity:
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"method {path} is not served any more")
+            return await getattr(forward, behaviour_name)(request, context)
+
+        return _FACTORIES[arity](dispatch, request_deserializer=None, response_serializer=None)
 
     def by_service(self) -> dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]]:
         """The handlers grouped as ``{service: {method: handler}}`` for registered-method serving."""
         grouped: dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]] = {}
-        for path, handler in self._handlers.items():
+        for path, handler in self._generic.items():
             service, _, method = path[1:].partition("/")
             grouped.setdefault(service, {})[method] = handler
         return grouped
@@ -319,4 +329,4 @@ class PassThrough(_GenericHandler):
     def service(
         self, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[bytes, bytes] | None:
-        return self._handlers.get(handler_call_details.method)
+        return self._generic.get(handler_call_details.method)

@@ -7,7 +7,8 @@ parameters; a bad value → 400 naming the field) → the same telemetry as ever
 straight (no second gRPC hop through the gateway) → JSON, or a stream in the format the client's
 ``Accept`` asks for.
 
-Headers → metadata: ``Authorization``, ``X-Request-Id``, ``traceparent`` and ``tracestate`` always;
+Headers → metadata: ``Authorization``, ``X-Request-Id``, ``traceparent``, ``tracestate`` and
+``Idempotency-Key`` always;
 any ``Grpc-Metadata-<key>`` header as ``<key>``. ``Grpc-Timeout`` (gRPC's format, e.g. ``5S``,
 ``250m``) sets the deadline, else ``http.default_timeout_seconds``. Response header metadata comes
 back as ``Grpc-Metadata-<key>``, trailers as ``Grpc-Trailer-<key>``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +32,13 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 
+from gateway.api_docs import docs_page
 from gateway.config import HttpSettings
 from gateway.cors import Cors
 from gateway.grpc_front import is_connect_failure
 from gateway.routes import Route, RouteTable
 from gateway.telemetry.calls import CallScope, Telemetry
+from gateway.telemetry.correlation import valid_request_id
 from gateway.upstream import Upstream
 from transcoder import streaming
 from transcoder.codec import (
@@ -58,7 +62,7 @@ Message_ = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message_]]
 Send = Callable[[Message_], Awaitable[None]]
 
-_ALWAYS = frozenset({"authorization", "x-request-id", "traceparent", "tracestate"})
+_ALWAYS = frozenset({"authorization", "x-request-id", "traceparent", "tracestate", "idempotency-key"})
 _META_PREFIX = "grpc-metadata-"
 _TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
 _UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
@@ -139,6 +143,18 @@ class HttpDoor:
         self.json = JsonOptions(
             use_proto_names=settings.json_use_proto_names, emit_unpopulated=settings.json_emit_unpopulated
         )
+        self.cors = Cors(settings.cors)
+        self.router = self.compile(bindings, table, upstreams, pool)
+        self.documents: dict[str, tuple[bytes, bytes]] = {}
+
+    @staticmethod
+    def compile(
+        bindings: Iterable[HttpBinding],
+        table: RouteTable,
+        upstreams: Mapping[str, Upstream],
+        pool: descriptor_pool.DescriptorPool,
+    ) -> Router[_Target]:
+        """A new router for these bindings; raises RouteConflict/ValueError without touching the door."""
         builder: RouterBuilder[_Target] = RouterBuilder()
         for b in bindings:
             route = table.lookup(b.grpc_path)
@@ -159,8 +175,21 @@ class HttpDoor:
                 frozenset(bound),
             )
             builder.add(b.http_method, b.template, target)
-        self.router: Router[_Target] = builder.build()
-        self.cors = Cors(settings.cors)
+        return builder.build()
+
+    def swap(self, router: Router[_Target], documents: dict[str, tuple[bytes, bytes]] | None = None) -> None:
+        """Serve a new router (and its documents) from the next request on (reference assignments)."""
+        self.router = router
+        if documents is not None:
+            self.documents = documents
+
+    def publish(self, openapi_json: bytes) -> dict[str, tuple[bytes, bytes]]:
+        """The documents served beside the API: the OpenAPI contract and its offline index page."""
+        self.documents = {
+            "/openapi.json": (openapi_json, b"application/json"),
+            "/docs": (docs_page(openapi_json), b"text/html; charset=utf-8"),
+        }
+        return self.documents
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -184,10 +213,26 @@ class HttpDoor:
                 await send({"type": "http.response.body", "body": b""})
                 return
             send = _with_headers(send, self.cors.response_headers(origin))
+        if scope["method"] in ("GET", "HEAD") and scope["path"] in self.documents:
+            body, content_type = self.documents[scope["path"]]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", content_type), (b"cache-control", b"no-cache")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            return
         try:
             await self._serve(scope, receive, send)
         except HttpError as err:
-            await _send_error(send, err.code, err.message, err.status, field=err.field, headers=err.headers)
+            # Refused before the call began: still answer with a request id, the caller's or a new one.
+            rid = _header(scope, b"x-request-id")
+            if not valid_request_id(rid):
+                rid = str(uuid.uuid4())
+            headers = [*err.headers, (b"x-request-id", str(rid).encode())]
+            await _send_error(send, err.code, err.message, err.status, field=err.field, headers=headers)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()

@@ -8,8 +8,8 @@ carries meaning); so the same contracts always give the same bytes.
 Example::
 
     >>> doc = openapi_document(http_bindings(fds), pool, fds=fds)
-    >>> doc["paths"]["/api/v1/players/{player_id}"]["get"]["operationId"]
-    'PlayerService_GetPlayer'
+    >>> doc["paths"]["/api/v1/worlds"]["get"]["operationId"]
+    'WorldService_ListWorlds'
     >>> doc["components"]["schemas"]["tta.v1.Player"]["properties"]["createTime"]
     {'type': 'string', 'format': 'date-time', 'description': 'When the account was created; ...'}
 
@@ -70,7 +70,6 @@ _F = FieldDescriptor
 _SCHEMAS = "#/components/schemas/"
 _STATUS = "google.rpc.Status"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")  # OpenAPI's order
-_STREAM_TYPES = ("application/x-ndjson", "text/event-stream", "application/json")
 _UINT32 = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1}
 _SCALARS: dict[int, Json] = {
     _F.TYPE_DOUBLE: {"type": "number", "format": "double"},
@@ -216,7 +215,7 @@ class _Comments:
 
         def enum(path: tuple[int, ...], prefix: str, e: descriptor_pb2.EnumDescriptorProto) -> Iterator[Any]:
             yield path, prefix + e.name
-            for i, v in enumerate(e.value):  # enum values are scoped like siblings of the enum
+            for i, v in enumerate(e.value):  # keyed under the enum (proto scopes them beside it)
                 yield (*path, 2, i), f"{prefix}{e.name}.{v.name}"
 
         def message(path: tuple[int, ...], prefix: str, m: descriptor_pb2.DescriptorProto) -> Iterator[Any]:

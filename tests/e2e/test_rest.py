@@ -95,3 +95,30 @@ def test_server_stream_in_every_format(rest: httpx.Client, accept: str | None) -
 def test_unacceptable_stream_format_is_406(rest: httpx.Client) -> None:
     resp = rest.post("/api/v1/agents/ag_guide:stream", json={"input": "hi"}, headers={"Accept": "text/html"})
     assert resp.status_code == 406
+
+
+def test_openapi_document_is_valid_and_describes_what_is_served(rest: httpx.Client) -> None:
+    from openapi_spec_validator import validate
+
+    resp = rest.get("/openapi.json")
+    assert resp.status_code == 200
+    document = resp.json()
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert "get" in document["paths"]["/api/v1/players/{player_id}"]
+    assert "/api/v2/players/{player_id}" in document["paths"]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_docs_page_works_offline(rest: httpx.Client) -> None:
+    page = rest.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/api/v1/worlds" in page.text
+    assert "<script" not in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
+
+
+def test_early_refusals_carry_a_request_id(rest: httpx.Client) -> None:
+    assert rest.get("/api/v1/nope").headers["x-request-id"]
+    assert rest.get("/api/v1/nope", headers={"X-Request-Id": "mine-1"}).headers["x-request-id"] == "mine-1"

@@ -1,0 +1,161 @@
+"""Reload: new contracts swap in atomically (admin call and SIGHUP); a bad reload keeps the old table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
+
+from gateway.app import Gateway
+from gateway.config import Settings
+from tests.e2e.conftest import free_port
+from tests.integration.gateway.test_descriptor_sources import (
+    ECHO,
+    acme_file,
+    acme_request,
+    api_files,
+    timestamp_file,
+)
+
+SHOUT = "/acme/v1/shout"
+
+
+def with_shout() -> descriptor_pb2.FileDescriptorProto:
+    """acme/v1/echo.proto with a second method, Shout, bound to GET /acme/v1/shout."""
+    f = acme_file()
+    method = f.service[0].method.add(
+        name="Shout", input_type=".acme.v1.EchoRequest", output_type=".acme.v1.EchoResponse"
+    )
+    rule: Any = method.options.Extensions
+    rule[annotations_pb2.http].get = SHOUT
+    return f
+
+
+class AnyAcme(grpc.GenericRpcHandler):
+    """Answers every acme.v1 unary method with ``b"echo:" + request``."""
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        if not details.method.startswith("/acme.v1."):
+            return None
+
+        async def echo(request: bytes, context: Any) -> bytes:
+            return b"echo:" + request
+
+        return grpc.unary_unary_rpc_method_handler(echo)
+
+
+async def start_acme() -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([AnyAcme()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+def write_set(path: Path, acme: descriptor_pb2.FileDescriptorProto) -> None:
+    path.write_bytes(
+        descriptor_pb2.FileDescriptorSet(file=[timestamp_file(), *api_files(), acme]).SerializeToString()
+    )
+
+
+async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_path: Path) -> None:
+    contracts = tmp_path / "acme.binpb"
+    write_set(contracts, acme_file())
+    server, port = await start_acme()
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "admin": {"port": 0},
+            "descriptors": [{"file": str(contracts)}],
+            "upstreams": [{"services": ["acme.v1.*"], "targets": [f"127.0.0.1:{port}"]}],
+        }
+    )
+    gateway = await Gateway.build(settings)
+    await gateway.start()
+    try:
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            grpc.aio.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel,
+        ):
+            http = f"http://127.0.0.1:{gateway.http_port}"
+            admin = f"http://127.0.0.1:{gateway.admin_port}"
+            assert (await client.get(http + SHOUT)).status_code == 404
+            write_set(contracts, with_shout())
+            resp = await client.post(admin + "/reload")
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["summary"] == "1 services, 2 methods, 2 http bindings"
+            assert (await client.get(http + SHOUT, params={"payload": "aGk="})).json() == {"payload": "aGk="}
+            request = acme_request(b"x")
+            assert (
+                await channel.unary_unary("/acme.v1.EchoService/Shout")(request, timeout=5)
+                == b"echo:" + request
+            )
+            # A broken set is refused with the reason; the running table keeps serving.
+            contracts.write_bytes(b"not a descriptor set")
+            refused = await client.post(admin + "/reload")
+            assert refused.status_code == 409
+            assert "not a binary FileDescriptorSet" in refused.json()["reason"]
+            assert (await client.get(http + SHOUT, params={"payload": "aGk="})).status_code == 200
+            assert await channel.unary_unary(ECHO)(request, timeout=5) == b"echo:" + request
+            # Dropping a method: it answers UNIMPLEMENTED, over gRPC and REST alike.
+            write_set(contracts, acme_file())
+            assert (await client.post(admin + "/reload")).status_code == 200
+            assert (await client.get(http + SHOUT)).status_code == 404
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await channel.unary_unary("/acme.v1.EchoService/Shout")(request, timeout=5)
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await gateway.stop(0)
+        await server.stop(0)
+
+
+async def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
+    contracts = tmp_path / "acme.binpb"
+    write_set(contracts, acme_file())
+    server, port = await start_acme()
+    http_port = free_port()
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"grpc: {{host: 127.0.0.1, port: 0}}\nhttp: {{host: 127.0.0.1, port: {http_port}}}\nadmin: {{port: 0}}\n"
+        f"descriptors: [{{file: {contracts}}}]\n"
+        f'upstreams: [{{services: ["acme.v1.*"], targets: ["127.0.0.1:{port}"]}}]\n'
+    )
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then only polls it
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            url = f"http://127.0.0.1:{http_port}{SHOUT}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    assert (await client.get(url)).status_code == 404
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the gateway did not start"
+                    await asyncio.sleep(0.1)
+            write_set(contracts, with_shout())
+            os.kill(proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while (await client.get(url)).status_code != 200:
+                assert time.monotonic() < deadline, "SIGHUP did not reload"
+                await asyncio.sleep(0.1)
+            assert proc.poll() is None  # reloading did not stop the process
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        await server.stop(0)

@@ -1,0 +1,554 @@
+"""transcoder.openapi: the OpenAPI 3.1 document of the TTA contracts, validated with openapi-spec-validator,
+and of a small hand-built contract with what TTA lacks (a map of int64, a oneof, recursion, bytes, a
+``**`` template, field_behavior, well-known types, a custom HTTP method and an unnamed wildcard)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from google.api import annotations_pb2, field_behavior_pb2, http_pb2
+from google.protobuf import (
+    any_pb2,
+    descriptor_pb2,
+    descriptor_pool,
+    duration_pb2,
+    empty_pb2,
+    field_mask_pb2,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
+from openapi_spec_validator import validate
+
+from gateway.descriptors import embedded_descriptor_set
+from transcoder.openapi import OpenApiError, openapi_document, openapi_path
+from transcoder.rules import HttpBinding, http_bindings
+from transcoder.template import parse_template
+
+Json = dict[str, Any]
+_F = descriptor_pb2.FieldDescriptorProto
+PUBLIC = {"/tta.v1.AuthService/Login", "/tta.v1.DiagnosticsService/Echo"}
+
+
+def _pool(fds: descriptor_pb2.FileDescriptorSet) -> descriptor_pool.DescriptorPool:
+    pool = descriptor_pool.DescriptorPool()
+    for f in fds.file:
+        pool.Add(f)
+    return pool
+
+
+@functools.cache
+def _tta() -> tuple[descriptor_pb2.FileDescriptorSet, list[HttpBinding], descriptor_pool.DescriptorPool]:
+    fds = embedded_descriptor_set()
+    return fds, http_bindings(fds), _pool(fds)
+
+
+def tta_doc(**kwargs: Any) -> Json:
+    fds, bindings, pool = _tta()
+    return openapi_document(bindings, pool, fds=fds, public_operations=PUBLIC, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def doc() -> Json:
+    return tta_doc()
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _resolves(document: Json) -> None:
+    for ref in _refs(document):
+        assert ref.startswith("#/components/"), ref
+        _, _, kind, name = ref.split("/", 3)
+        assert name in document["components"][kind], ref
+
+
+def _operations(document: Json) -> Iterator[Json]:
+    for item in document["paths"].values():
+        yield from item.values()
+
+
+def _param(operation: Json, name: str) -> Json:
+    return next(p for p in operation["parameters"] if p.get("name") == name)
+
+
+# -- the TTA contracts ---------------------------------------------------------------------------
+
+
+def test_tta_document_is_valid_openapi_31(doc: Json) -> None:
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)
+    _resolves(doc)
+
+
+def test_get_player_has_a_required_path_parameter_and_comments(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/players/{player_id}"]["get"]
+    assert _param(op, "player_id") == {
+        "name": "player_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The player to return. A player may only ask for themselves.",
+    }
+    assert op["summary"] == "Returns one player's account."
+    assert op["tags"] == ["tta.v1.PlayerService"]
+    assert op["x-grpc-method"] == "/tta.v1.PlayerService/GetPlayer"
+    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/tta.v1.GetPlayerResponse"
+    }
+
+
+def test_update_player_binds_a_dotted_path_and_takes_the_player_as_body(doc: Json) -> None:
+    item = doc["paths"]["/api/v1/players/{player.player_id}"]
+    patch, put = item["patch"], item["put"]
+    assert _param(patch, "player.player_id")["required"] is True
+    body = patch["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"] == "#/components/schemas/tta.v1.Player"
+    # The body is `player` and the path binds `player.player_id`: only update_mask is left for the query.
+    query = [p["name"] for p in patch["parameters"] if p.get("in") == "query"]
+    assert query == ["updateMask"]
+    assert _param(patch, "updateMask")["schema"] == {"type": "string"}
+    assert put["operationId"] == patch["operationId"] + "_1"
+
+
+def test_custom_verb_stays_literal_and_body_star_omits_path_fields(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/sessions/{session_id}:start"]["post"]
+    assert _param(op, "session_id")["in"] == "path"
+    assert not [p for p in op["parameters"] if p.get("in") == "query"]  # body "*": no query parameters
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert list(schema["properties"]) == ["moodBefore"]
+    assert "session_id" in schema["description"]
+
+
+def test_create_player_takes_player_as_body_and_password_as_query(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/players"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/tta.v1.Player")
+    assert [p["name"] for p in op["parameters"] if p.get("in") == "query"] == ["password"]
+
+
+def test_list_players_query_parameters(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/players"]["get"]
+    query = {p["name"]: p for p in op["parameters"] if p.get("in") == "query"}
+    assert sorted(query) == ["pageSize", "pageToken", "state", "therapistId"]
+    assert query["pageSize"]["schema"] == {"type": "integer", "format": "int32"}
+    assert query["state"]["schema"] == {"$ref": "#/components/schemas/tta.v1.PlayerState"}
+    refs = [p["$ref"] for p in op["parameters"] if "$ref" in p]
+    assert refs == [f"#/components/parameters/{n}" for n in ("GrpcTimeout", "RequestId", "Traceparent")]
+
+
+def test_enum_schema_lists_value_names(doc: Json) -> None:
+    state = doc["components"]["schemas"]["tta.v1.PlayerState"]
+    assert state["type"] == "string"
+    assert state["enum"] == [
+        "PLAYER_STATE_UNSPECIFIED",
+        "PLAYER_STATE_ACTIVE",
+        "PLAYER_STATE_SUSPENDED",
+        "PLAYER_STATE_DELETED",
+    ]
+    assert "- `PLAYER_STATE_ACTIVE`: The player can sign in and play." in state["description"]
+
+
+def test_proto3_json_types(doc: Json) -> None:
+    schemas = doc["components"]["schemas"]
+    sequence = schemas["tta.v1.StreamAgentReplyResponse"]["properties"]["sequence"]
+    assert (sequence["type"], sequence["format"]) == ("string", "int64")
+    player = schemas["tta.v1.Player"]["properties"]
+    assert (player["createTime"]["type"], player["createTime"]["format"]) == ("string", "date-time")
+    assert player["preferences"]["additionalProperties"] == {"type": "string"}
+    assert player["state"]["$ref"] == "#/components/schemas/tta.v1.PlayerState"
+    assert "displayName" in player
+    echo = schemas["tta.v1.EchoResponse"]["properties"]["payload"]
+    assert echo["contentEncoding"] == "base64"
+
+
+def test_server_streaming_offers_three_formats(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/agents/{agent_id}:stream"]["post"]
+    content = op["responses"]["200"]["content"]
+    assert set(content) == {"application/x-ndjson", "text/event-stream", "application/json"}
+    assert content["application/json"]["schema"]["type"] == "array"
+    assert "406" in op["responses"]
+    assert "406" not in doc["paths"]["/api/v1/players"]["get"]["responses"]
+
+
+def test_client_streaming_takes_ndjson_or_an_array(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/sessions/{session_id}/messages:import"]["post"]
+    content = op["requestBody"]["content"]
+    assert set(content) == {"application/x-ndjson", "application/json"}
+    assert content["application/json"]["schema"]["type"] == "array"
+
+
+def test_errors_are_google_rpc_status(doc: Json) -> None:
+    op = doc["paths"]["/api/v1/players/{player_id}"]["get"]
+    expected = {"400", "401", "403", "404", "405", "409", "413", "429", "500", "503", "504", "default"}
+    assert expected <= set(op["responses"])
+    assert op["responses"]["404"] == {"$ref": "#/components/responses/NotFound"}
+    status = doc["components"]["schemas"]["google.rpc.Status"]
+    assert list(status["properties"]) == ["code", "message", "details"]
+    assert status["properties"]["details"]["items"]["required"] == ["@type"]
+    for response in doc["components"]["responses"].values():
+        assert response["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/google.rpc.Status"
+        }
+
+
+def test_operation_ids_are_unique(doc: Json) -> None:
+    ids = [op["operationId"] for op in _operations(doc)]
+    assert len(ids) == len(set(ids))
+    assert "WorldService_ListWorlds" in ids
+    # tta.v1 and tta.v2 both have a PlayerService: the package qualifies the name.
+    assert {"tta_v1_PlayerService_GetPlayer", "tta_v2_PlayerService_GetPlayer"} <= set(ids)
+
+
+def test_security_global_bearer_and_public_operations(doc: Json) -> None:
+    assert doc["security"] == [{"bearerAuth": []}]
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    login = doc["paths"]["/api/v1/auth:login"]["post"]
+    assert login["security"] == []
+    assert "401" not in login["responses"]
+    assert doc["paths"]["/api/v1/diagnostics:echo"]["get"]["security"] == []
+    assert "security" not in doc["paths"]["/api/v1/players"]["get"]
+
+
+def test_optional_auth_operations() -> None:
+    document = tta_doc(optional_auth_operations={"/tta.v1.PlayerService/CreatePlayer"})
+    op = document["paths"]["/api/v1/players"]["post"]
+    assert op["security"] == [{}, {"bearerAuth": []}]
+
+
+def test_tags_and_info(doc: Json) -> None:
+    tags = [t["name"] for t in doc["tags"]]
+    assert tags == sorted(tags)
+    assert "tta.v1.WorldService" in tags
+    assert doc["info"]["title"] == "TTA API"
+    assert "servers" not in doc
+    with_servers = tta_doc(servers=["https://api.example.org"], title="T", version="2")
+    assert with_servers["servers"] == [{"url": "https://api.example.org"}]
+    assert with_servers["info"]["version"] == "2"
+
+
+def test_use_proto_names() -> None:
+    document = tta_doc(use_proto_names=True)
+    validate(document)
+    assert "display_name" in document["components"]["schemas"]["tta.v1.Player"]["properties"]
+    op = document["paths"]["/api/v1/players"]["get"]
+    assert "page_size" in [p.get("name") for p in op["parameters"]]
+
+
+def test_without_comments_the_method_name_is_the_summary() -> None:
+    _, bindings, pool = _tta()
+    document = openapi_document(bindings, pool)
+    op = document["paths"]["/api/v1/players/{player_id}"]["get"]
+    assert op["summary"] == "GetPlayer"
+    assert "description" not in op
+
+
+def test_deterministic(doc: Json) -> None:
+    assert orjson.dumps(tta_doc()) == orjson.dumps(doc)
+    assert list(doc["paths"]) == sorted(doc["paths"])
+    assert list(doc["components"]["schemas"]) == sorted(doc["components"]["schemas"])
+
+
+# -- a hand-built contract -----------------------------------------------------------------------
+
+
+def _file(module: Any) -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto()
+    module.DESCRIPTOR.CopyToProto(proto)
+    return proto
+
+
+def _field(
+    message: descriptor_pb2.DescriptorProto, name: str, kind: int | str, label: str = "", **extra: Any
+) -> descriptor_pb2.FieldDescriptorProto:
+    field = message.field.add(name=name, number=len(message.field) + 1, json_name=_camel(name))
+    if isinstance(kind, str):
+        field.type = _F.TYPE_ENUM if kind.endswith("Color") else _F.TYPE_MESSAGE
+        field.type_name = kind
+    else:
+        field.type = kind  # type: ignore[assignment]
+    field.label = _F.LABEL_REPEATED if label == "repeated" else _F.LABEL_OPTIONAL
+    for key, value in extra.items():
+        setattr(field, key, value)
+    return field
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _rule(method: descriptor_pb2.MethodDescriptorProto, **rule: Any) -> None:
+    custom = rule.pop("custom", None)
+    http = method.options.Extensions[annotations_pb2.http]
+    http.CopyFrom(http_pb2.HttpRule(**rule))
+    if custom:
+        http.custom.CopyFrom(http_pb2.CustomHttpPattern(kind=custom[0], path=custom[1]))
+
+
+def _node(node: descriptor_pb2.DescriptorProto) -> None:
+    """Node: every field type, a map, a oneof, proto3 optional, recursion, field_behavior."""
+    name = _field(node, "name", _F.TYPE_STRING)
+    name.options.Extensions[field_behavior_pb2.field_behavior].append(field_behavior_pb2.REQUIRED)
+    _field(node, "children", ".test.oa.Node", "repeated")
+    _field(node, "parent", ".test.oa.Node")
+    entry = node.nested_type.add(name="LabelsEntry")
+    entry.options.map_entry = True
+    _field(entry, "key", _F.TYPE_STRING)
+    _field(entry, "value", _F.TYPE_INT64)
+    _field(node, "labels", ".test.oa.Node.LabelsEntry", "repeated")
+    _field(node, "blob", _F.TYPE_BYTES)
+    node.oneof_decl.add(name="kind")
+    _field(node, "text", _F.TYPE_STRING, oneof_index=0)
+    _field(node, "number", _F.TYPE_INT32, oneof_index=0)
+    node.oneof_decl.add(name="_nickname")
+    _field(node, "nickname", _F.TYPE_STRING, oneof_index=1, proto3_optional=True)
+    _field(node, "count", _F.TYPE_UINT32)
+    _field(node, "color", ".test.oa.Color")
+    _field(node, "when", ".google.protobuf.Timestamp")
+    _field(node, "took", ".google.protobuf.Duration")
+    _field(node, "mask", ".google.protobuf.FieldMask")
+    _field(node, "extra", ".google.protobuf.Struct")
+    _field(node, "anything", ".google.protobuf.Value")
+    _field(node, "items", ".google.protobuf.ListValue")
+    _field(node, "maybe", ".google.protobuf.Int64Value")
+    _field(node, "detail", ".google.protobuf.Any")
+    _field(node, "nothing", ".google.protobuf.Empty")
+    _field(node, "ratio", _F.TYPE_DOUBLE, "repeated")
+    created = _field(node, "node_id", _F.TYPE_STRING)
+    created.options.Extensions[field_behavior_pb2.field_behavior].append(field_behavior_pb2.OUTPUT_ONLY)
+
+
+@functools.cache
+def _handmade() -> descriptor_pb2.FileDescriptorSet:
+    f = descriptor_pb2.FileDescriptorProto(name="test/oa.proto", package="test.oa", syntax="proto3")
+    f.dependency.extend(
+        [
+            "google/api/annotations.proto",
+            "google/api/field_behavior.proto",
+            *(m.DESCRIPTOR.name for m in (timestamp_pb2, duration_pb2, field_mask_pb2, struct_pb2)),
+            *(m.DESCRIPTOR.name for m in (wrappers_pb2, any_pb2, empty_pb2)),
+        ]
+    )
+    color = f.enum_type.add(name="Color")
+    color.value.add(name="COLOR_UNSPECIFIED", number=0)
+    color.value.add(name="COLOR_RED", number=1)
+    _node(f.message_type.add(name="Node"))
+
+    get = f.message_type.add(name="GetNodeRequest")
+    _field(get, "name", _F.TYPE_STRING)
+    _field(get, "filter", ".test.oa.Node")
+    _field(get, "tags", _F.TYPE_STRING, "repeated")
+    create = f.message_type.add(name="CreateNodeRequest")
+    _field(create, "parent", _F.TYPE_STRING)
+    _field(create, "node", ".test.oa.Node")
+    _field(create, "validate_only", _F.TYPE_BOOL)
+
+    service = f.service.add(name="NodeService")
+    m = service.method.add(name="GetNode", input_type=".test.oa.GetNodeRequest", output_type=".test.oa.Node")
+    _rule(m, get="/v1/{name=nodes/**}")
+    m = service.method.add(
+        name="CreateNode", input_type=".test.oa.CreateNodeRequest", output_type=".test.oa.Node"
+    )
+    _rule(m, post="/v1/{parent=nodes/*}/children", body="node", response_body="children")
+    m = service.method.add(
+        name="WatchNodes", input_type=".test.oa.Node", output_type=".test.oa.Node", server_streaming=True
+    )
+    _rule(m, get="/v1/nodes:watch")
+    m = service.method.add(
+        name="UploadNodes", input_type=".test.oa.Node", output_type=".test.oa.Node", client_streaming=True
+    )
+    _rule(m, post="/v1/nodes:upload", body="*")
+    m = service.method.add(name="SearchNodes", input_type=".test.oa.Node", output_type=".test.oa.Node")
+    _rule(m, custom=("SEARCH", "/v1/nodes/*/{name}"))
+
+    # Comments: the method GetNode (service 0, method 0) and the message Node (message 1).
+    f.source_code_info.location.add(path=[6, 0, 2, 0], leading_comments=" Returns one node.\n Or fails.\n")
+    f.source_code_info.location.add(path=[4, 0], leading_comments=" A node of a tree.\n")
+    f.source_code_info.location.add(path=[4, 0, 2, 0], leading_comments=" The node's name.\n")
+
+    fds = descriptor_pb2.FileDescriptorSet()
+    fds.file.extend(
+        [
+            _file(descriptor_pb2),
+            _file(http_pb2),
+            _file(annotations_pb2),
+            _file(field_behavior_pb2),
+            *(_file(m) for m in (timestamp_pb2, duration_pb2, field_mask_pb2, struct_pb2)),
+            *(_file(m) for m in (wrappers_pb2, any_pb2, empty_pb2)),
+            f,
+        ]
+    )
+    return fds
+
+
+@pytest.fixture(scope="module")
+def hand() -> Json:
+    fds = _handmade()
+    document = openapi_document(http_bindings(fds), _pool(fds), fds=fds)
+    validate(document)
+    _resolves(document)
+    return document
+
+
+def test_handmade_schema_types(hand: Json) -> None:
+    node = hand["components"]["schemas"]["test.oa.Node"]
+    props = node["properties"]
+    assert node["description"].startswith("A node of a tree.")
+    assert node["required"] == ["name"]
+    assert props["name"]["description"] == "The node's name."
+    assert props["children"] == {"type": "array", "items": {"$ref": "#/components/schemas/test.oa.Node"}}
+    assert props["parent"] == {"$ref": "#/components/schemas/test.oa.Node"}
+    assert props["labels"] == {
+        "type": "object",
+        "additionalProperties": {"type": "string", "format": "int64"},
+    }
+    assert props["blob"] == {"type": "string", "contentEncoding": "base64"}
+    assert props["count"] == {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1}
+    assert props["color"] == {"$ref": "#/components/schemas/test.oa.Color"}
+    assert props["when"] == {"type": "string", "format": "date-time"}
+    assert props["took"]["type"] == "string"
+    assert re.fullmatch(props["took"]["pattern"], "-1.5s")
+    assert props["mask"] == {"type": "string"}
+    assert props["extra"] == {"type": "object"}
+    assert props["anything"] == {}
+    assert props["items"] == {"type": "array", "items": {}}
+    assert props["maybe"] == {"type": ["string", "null"], "format": "int64"}
+    assert props["detail"]["required"] == ["@type"]
+    assert props["nothing"] == {"type": "object"}
+    assert props["ratio"] == {"type": "array", "items": {"type": "number", "format": "double"}}
+    assert props["nodeId"]["readOnly"] is True
+    assert hand["components"]["schemas"]["test.oa.Color"]["enum"] == ["COLOR_UNSPECIFIED", "COLOR_RED"]
+    assert "test.oa.Node.LabelsEntry" not in hand["components"]["schemas"]
+
+
+def test_handmade_oneof_is_documented_and_exclusive(hand: Json) -> None:
+    node = hand["components"]["schemas"]["test.oa.Node"]
+    assert "At most one of `text`, `number` (oneof `kind`)." in node["description"]
+    assert "Member of oneof `kind`." in node["properties"]["text"]["description"]
+    assert node["not"] == {"anyOf": [{"required": ["text", "number"]}]}
+    # proto3 `optional` is a synthetic oneof: presence only, nothing to document.
+    assert "nickname" not in node["description"]
+    assert "description" not in node["properties"]["nickname"]
+
+
+def test_handmade_multi_segment_variable(hand: Json) -> None:
+    op = hand["paths"]["/v1/{name}"]["get"]
+    assert op["summary"] == "Returns one node."
+    assert op["description"] == "Returns one node.\nOr fails."
+    name = _param(op, "name")
+    assert name["required"] is True
+    assert "nodes/**" in name["description"]
+    pattern = name["schema"]["pattern"]
+    assert all(re.fullmatch(pattern, v) for v in ("nodes", "nodes/a", "nodes/a/b/c"))
+    assert not any(re.fullmatch(pattern, v) for v in ("node/a", "nodes/", "nodes//a"))
+
+
+def test_handmade_query_parameters(hand: Json) -> None:
+    op = hand["paths"]["/v1/{name}"]["get"]
+    query = {p["name"]: p for p in op["parameters"] if p.get("in") == "query"}
+    assert query["tags"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert (query["tags"]["style"], query["tags"]["explode"]) == ("form", True)
+    # Nested fields by dotted lowerCamel path; `name` is bound by the path, `filter.name` is not.
+    assert "name" not in query
+    assert query["filter.name"]["schema"] == {"type": "string"}
+    assert query["filter.nodeId"]["schema"] == {"type": "string"}
+    assert query["filter.labels"]["style"] == "deepObject"
+    assert query["filter.labels"]["schema"]["additionalProperties"] == {"type": "string", "format": "int64"}
+    assert "%2B" in query["filter.blob"]["description"]
+    assert query["filter.when"]["schema"]["format"] == "date-time"
+    assert query["filter.maybe"]["schema"] == {"type": "string", "format": "int64"}
+    assert query["filter.extra"]["schema"]["contentMediaType"] == "application/json"
+    assert query["filter.ratio"]["schema"]["type"] == "array"
+    # A query cannot set a message (Any, Empty), go into a repeated message, or recurse forever.
+    for absent in (
+        "filter.detail",
+        "filter.nothing",
+        "filter.children",
+        "filter.parent",
+        "filter.parent.name",
+    ):
+        assert absent not in query
+    assert list(query) == sorted(query)
+
+
+def test_handmade_body_field_and_response_body(hand: Json) -> None:
+    op = hand["paths"]["/v1/{parent}/children"]["post"]
+    assert _param(op, "parent")["schema"]["pattern"] == "^nodes/[^/]+$"
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/test.oa.Node"
+    }
+    assert [p["name"] for p in op["parameters"] if p.get("in") == "query"] == ["validateOnly"]
+    response = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert response == {"type": "array", "items": {"$ref": "#/components/schemas/test.oa.Node"}}
+
+
+def test_handmade_streams(hand: Json) -> None:
+    watch = hand["paths"]["/v1/nodes:watch"]["get"]["responses"]["200"]["content"]
+    assert list(watch) == ["application/x-ndjson", "text/event-stream", "application/json"]
+    upload = hand["paths"]["/v1/nodes:upload"]["post"]["requestBody"]["content"]
+    assert upload["application/x-ndjson"]["schema"] == {"$ref": "#/components/schemas/test.oa.Node"}
+    assert upload["application/json"]["schema"]["items"] == {"$ref": "#/components/schemas/test.oa.Node"}
+
+
+def test_handmade_custom_method_and_unnamed_wildcard(hand: Json) -> None:
+    item = hand["paths"]["/v1/nodes/{wildcard-1}/{name}"]
+    op = item["x-search"]
+    assert op["operationId"] == "NodeService_SearchNodes"
+    assert [p["name"] for p in op["parameters"] if p.get("in") == "path"] == ["name", "wildcard-1"]
+
+
+def test_handmade_proto_names() -> None:
+    fds = _handmade()
+    document = openapi_document(http_bindings(fds), _pool(fds), fds=fds, use_proto_names=True)
+    validate(document)
+    node = document["components"]["schemas"]["test.oa.Node"]
+    assert "node_id" in node["properties"]
+    op = document["paths"]["/v1/{parent}/children"]["post"]
+    assert [p["name"] for p in op["parameters"] if p.get("in") == "query"] == ["validate_only"]
+
+
+@pytest.mark.parametrize(
+    ("template", "path"),
+    [
+        ("/", "/"),
+        ("/v1/{name=messages/*}", "/v1/{name}"),
+        ("/v1/messages/{message_id}/{sub.subfield}", "/v1/messages/{message_id}/{sub.subfield}"),
+        ("/v1/{name=projects/*/locations/*}:cancel", "/v1/{name}:cancel"),
+        ("/v1/files/{path=**}", "/v1/files/{path}"),
+        ("/v1/*/x/**:get", "/v1/{wildcard-1}/x/{wildcard-2}:get"),
+    ],
+)
+def test_openapi_path(template: str, path: str) -> None:
+    assert openapi_path(parse_template(template)) == path
+
+
+def test_indistinguishable_bindings_are_an_error() -> None:
+    fds = _handmade()
+    pool = _pool(fds)
+
+    def binding(template: str) -> HttpBinding:
+        return HttpBinding(
+            "/test.oa.NodeService/GetNode", "test.oa.NodeService", "GetNode", "GET", parse_template(template),
+            None, None, "test.oa.GetNodeRequest", "test.oa.Node", False, False,
+        )  # fmt: skip
+
+    with pytest.raises(OpenApiError, match=r"same OpenAPI operation get /v1/\{name\}") as caught:
+        openapi_document([binding("/v1/{name=shelves/*}"), binding("/v1/{name=authors/*}")], pool)
+    assert len(caught.value.problems) == 1
