@@ -1,7 +1,7 @@
 """HTTP/1.1 keep-alive load generator process: one GET path, N connections, a fixed time.
 
 Uses ``wrk`` when it is on PATH (``-t1 -c{N} -d{s}s``, no Lua), else an asyncio client here: each
-connection sends one request, reads the response (Content-Length framing), sends the next — no
+connection sends one request, reads the response (Content-Length or chunked framing), sends the next — no
 pipelining. Prints the same JSON lines as bench/_load.py: ``{"event": "measuring"}`` after the
 warm-up, then ``{"calls": ..., "errors": ..., "seconds": ..., "generator": ...}``. Any status other
 than 200 counts as an error.
@@ -16,6 +16,29 @@ import re
 import shutil
 import subprocess
 import time
+from typing import cast
+
+
+def _response_end(buf: bytearray, end: int, head: bytes) -> int | None:
+    """Where the response whose head ends at ``end`` ends in ``buf``; None while incomplete."""
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head)
+    if m is not None:
+        total = end + 4 + int(m.group(1))
+        return total if len(buf) >= total else None
+    if not re.search(rb"\r\ntransfer-encoding:\s*chunked", head):
+        raise ValueError(f"response framed by neither Content-Length nor chunked: {head[:200]!r}")
+    pos = end + 4
+    while True:  # chunk: hex size CRLF data CRLF; the last one is size 0, then (no) trailers, CRLF
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size = int(bytes(buf[pos:eol]).split(b";")[0], 16)
+        if size == 0:
+            fin = buf.find(b"\r\n\r\n", eol)
+            return fin + 4 if fin >= 0 else None
+        pos = eol + 2 + size + 2
+        if len(buf) < pos:
+            return None
 
 
 class _Conn(asyncio.Protocol):
@@ -29,30 +52,28 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
+        self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
         self.buf += data
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:
             return
         head = bytes(self.buf[:end]).lower()
-        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head)
-        if m is None:  # the door always sends Content-Length for a unary call; anything else is a failure
-            self.done.set_exception(RuntimeError(f"response without Content-Length: {head[:200]!r}"))
-            assert self.transport is not None
+        try:
+            total = _response_end(self.buf, end, head)
+        except ValueError as err:
+            self.done.set_exception(err)
             self.transport.close()
             return
-        total = end + 4 + int(m.group(1))
-        if len(self.buf) < total:
+        if total is None:
             return
         del self.buf[:total]
         if self.measuring:
             key = "calls" if head.startswith(b"http/1.1 200 ") else "errors"
             self.counts[key] += 1
-        assert self.transport is not None
         if time.monotonic() < self.deadline:
             self.transport.write(self.request)
         else:

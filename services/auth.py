@@ -113,7 +113,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         """A token pair for any username with the demo password."""
         require("username", request.username.strip())
         require("password", request.password)
-        if not secrets.compare_digest(request.password, DEMO_PASSWORD):
+        if not secrets.compare_digest(request.password.encode(), DEMO_PASSWORD.encode()):
             raise unauthenticated("invalid username or password")
         who = self._identify(request.username.strip())
         return auth_pb2.LoginResponse(tokens=self._issue(who, refresh=True), principal=self._principal(who))
@@ -164,7 +164,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         require("client_id", request.client_id)
         require("client_secret", request.client_secret)
         registered = _CLIENTS.get(request.client_id)
-        if registered is None or not secrets.compare_digest(request.client_secret, DEMO_PASSWORD):
+        if registered is None or not secrets.compare_digest(
+            request.client_secret.encode(), DEMO_PASSWORD.encode()
+        ):
             raise unauthenticated("invalid client credentials")
         for scope in request.scopes:
             if scope not in registered:

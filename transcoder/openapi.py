@@ -637,7 +637,12 @@ def _operation(
         bound = [tuple(v.field_path.split(".")) for v in binding.template.variables]
         bound += [(binding.body,)] if binding.body else []
         parameters += builder.query_parameters(request, bound)
-    parameters += [{"$ref": f"#/components/parameters/{name}"} for name in sorted(_HEADERS)]
+    # Grpc-Timeout is a transport header like Content-Type (the 504 response and the client guide
+    # describe it), not an operation parameter: as one, generated clients and fuzzers would send
+    # arbitrary deadlines and read the resulting 504s as server faults.
+    parameters += [
+        {"$ref": f"#/components/parameters/{name}"} for name in sorted(_HEADERS) if name != "GrpcTimeout"
+    ]
     operation["parameters"] = parameters
     if (body := _request_body(builder, binding, request)) is not None:
         operation["requestBody"] = body

@@ -116,7 +116,8 @@ def test_docs_page_works_offline(rest: httpx.Client) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "/api/v1/worlds" in page.text
     assert "<script" not in page.text
-    assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
+    assert "http://" not in page.text
+    assert "https://" not in page.text
 
 
 def test_early_refusals_carry_a_request_id(rest: httpx.Client) -> None:

@@ -230,3 +230,14 @@ async def test_cors_headers_on_actual_responses(cors_http: httpx.AsyncClient) ->
     assert "x-request-id" in allowed.headers["access-control-expose-headers"]
     other = await cors_http.get("/api/v1/players/p1", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_header_that_cannot_be_grpc_metadata_is_400(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    client, double = http
+    before = len(double.calls)
+    resp = await client.get("/api/v1/players/p1", headers={"Authorization": "Bearer\tx"})
+    assert resp.status_code == 400
+    assert resp.json()["message"] == "header authorization: the value must be printable ASCII"
+    assert len(double.calls) == before  # refused before any upstream call
