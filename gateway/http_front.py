@@ -390,7 +390,11 @@ class HttpDoor:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json"), *headers],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -571,7 +575,11 @@ async def _send_error(
         {
             "type": "http.response.start",
             "status": status or http_status(code, details),
-            "headers": [(b"content-type", b"application/json"), *headers],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -146,7 +146,7 @@ def test_list_players_query_parameters(doc: Json) -> None:
     assert query["pageSize"]["schema"] == {"type": "integer", "format": "int32"}
     assert query["state"]["schema"] == {"$ref": "#/components/schemas/tta.v1.PlayerState"}
     refs = [p["$ref"] for p in op["parameters"] if "$ref" in p]
-    assert refs == [f"#/components/parameters/{n}" for n in ("GrpcTimeout", "RequestId", "Traceparent")]
+    assert refs == [f"#/components/parameters/{n}" for n in ("RequestId", "Traceparent")]
 
 
 def test_enum_schema_lists_value_names(doc: Json) -> None:
