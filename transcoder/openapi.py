@@ -507,6 +507,9 @@ def _wildcards(template: Template) -> list[tuple[SegmentKind, int]]:
     ]
 
 
+_PARAM = re.compile(r"\{[^{}]+\}")
+
+
 def openapi_path(template: Template) -> str:
     """The OpenAPI path key: ``/v1/{name=shelves/*}/books/*:get`` → ``/v1/{name}/books/{wildcard-1}:get``."""
     starts = {v.start: v for v in template.variables}
@@ -700,8 +703,16 @@ def openapi_document(
     paths: dict[str, Json] = {}
     where: dict[tuple[str, str], str] = {}
     problems: list[str] = []
+    # OpenAPI 3.1 §4.8.2: templated paths that differ only in parameter names are the same path.
+    # `/players/{player_id}` (GET) and `/players/{player.player_id}` (PATCH) therefore share one path
+    # item with the first-seen names; each operation's parameter says which field it binds.
+    first_of_shape: dict[str, str] = {}
     for binding, operation_id in zip(bindings, _operation_ids(bindings), strict=True):
         path = openapi_path(binding.template)
+        shape = _PARAM.sub("{}", path)
+        canonical = first_of_shape.setdefault(shape, path)
+        renames = dict(zip(_PARAM.findall(path), _PARAM.findall(canonical), strict=True))
+        path = canonical
         method = binding.http_method.lower()
         key = method if method in _METHODS else f"x-{method}"
         if (path, key) in where:
@@ -710,13 +721,22 @@ def openapi_document(
             )
             continue
         where[path, key] = binding.describe()
-        paths.setdefault(path, {})[key] = _operation(
+        operation = _operation(
             builder,
             binding,
             operation_id,
             public=binding.grpc_path in public_operations,
             optional_auth=binding.grpc_path in optional_auth_operations,
         )
+        for param in operation.get("parameters", []):
+            new = renames.get("{" + str(param.get("name")) + "}")
+            if param.get("in") == "path" and new is not None and new != "{" + param["name"] + "}":
+                note = f"Binds the request field `{param['name']}`."
+                param["description"] = (
+                    f"{note}\n\n{param['description']}" if param.get("description") else note
+                )
+                param["name"] = new[1:-1]
+        paths.setdefault(path, {})[key] = operation
     if problems:
         raise OpenApiError(problems)
     document: Json = {

@@ -112,9 +112,14 @@ def test_get_player_has_a_required_path_parameter_and_comments(doc: Json) -> Non
 
 
 def test_update_player_binds_a_dotted_path_and_takes_the_player_as_body(doc: Json) -> None:
-    item = doc["paths"]["/api/v1/players/{player.player_id}"]
+    # One path item with GET's name for the segment (OpenAPI: paths differing only in parameter
+    # names are the same path); the PATCH parameter says it binds player.player_id.
+    assert "/api/v1/players/{player.player_id}" not in doc["paths"]
+    item = doc["paths"]["/api/v1/players/{player_id}"]
     patch, put = item["patch"], item["put"]
-    assert _param(patch, "player.player_id")["required"] is True
+    assert "get" in item
+    assert _param(patch, "player_id")["required"] is True
+    assert "`player.player_id`" in _param(patch, "player_id")["description"]
     body = patch["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"] == "#/components/schemas/tta.v1.Player"
     # The body is `player` and the path binds `player.player_id`: only update_mask is left for the query.
