@@ -113,6 +113,16 @@ class Gateway:
             bindings = http_bindings(fds)
         except RuleError as exc:
             raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
+        unknown = [
+            k for k in settings.http.route_timeouts if k not in table.routes and k not in table.services
+        ]
+        if unknown:
+            raise ConfigError(
+                "http.route_timeouts: "
+                + ", ".join(
+                    f"{k!r} is not a fronted method (/pkg.Service/Method) or service" for k in unknown
+                )
+            )
         return cls(settings, fds, table, bindings)
 
     def _services_of(self, upstream: Upstream) -> list[str]:
@@ -140,7 +150,7 @@ class Gateway:
             raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
         pool = build_pool(fds)
         try:
-            router = HttpDoor.compile(bindings, table, self.upstreams, pool)
+            router = HttpDoor.compile(bindings, table, self.upstreams, pool, self.settings.http)
         except ValueError as exc:
             raise ConfigError(f"http routes: {exc}") from exc
         try:

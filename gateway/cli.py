@@ -74,8 +74,11 @@ def _ready_banner(gateway: Gateway) -> None:
         f"  metrics: http://127.0.0.1:{gateway.admin_port}/metrics   "
         f"health: /healthz (alive), /readyz (ready to serve)",
         "",
-        f"  REST/JSON and WebSocket doors: not built yet (they arrive with REST transcoding); "
-        f"HTTP port {gateway.settings.http.port} is reserved for them.",
+        f"  REST/JSON on http://127.0.0.1:{gateway.http_port}:",
+        f"    curl http://127.0.0.1:{gateway.http_port}/api/v1/worlds",
+        f'    curl -N -X POST http://127.0.0.1:{gateway.http_port}/api/v1/agents/ag_guide:stream -d \'{{"input": "hello"}}\'',
+        f"  API contract: http://127.0.0.1:{gateway.http_port}/openapi.json   docs page: /docs",
+        "  (WebSocket chat arrives with its own issue.)",
         "",
         "  Ctrl-C (SIGTERM) drains in-flight calls and stops; a second Ctrl-C stops at once.",
         "",

@@ -186,8 +186,11 @@ class HttpSettings(_Section):
     port: Port = 8080
     # A request body above this many bytes gets 413 before any of it is parsed.
     max_body_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024
-    # The deadline of a REST call that sends no Grpc-Timeout header.
+    # The deadline of a REST call that sends no Grpc-Timeout header ...
     default_timeout_seconds: Seconds = 30.0
+    # ... unless its method ("/tta.v1.AgentService/InvokeAgent") or service ("tta.v1.AgentService")
+    # is listed here; a method's entry beats its service's.
+    route_timeouts: dict[str, Seconds] = Field(default_factory=dict)
     # A query parameter that names no field: "error" (400, so typos are caught) or "ignore".
     unknown_query_parameters: Literal["error", "ignore"] = "error"
     # proto3 JSON output: field names as lowerCamel (default) or as in the proto; emit default values.

@@ -98,6 +98,7 @@ class _Target:
     response_cls: type[Message]
     label: str  # "GET /api/v1/players/{player_id}": bounded, for metrics and logs
     skip: frozenset[str]  # fields bound by the path or the body: the query may not set them again
+    deadline_s: float  # when the client sends no Grpc-Timeout
 
 
 def parse_grpc_timeout(value: str) -> float:
@@ -152,7 +153,7 @@ class HttpDoor:
             use_proto_names=settings.json_use_proto_names, emit_unpopulated=settings.json_emit_unpopulated
         )
         self.cors = Cors(settings.cors)
-        self.router = self.compile(bindings, table, upstreams, pool)
+        self.router = self.compile(bindings, table, upstreams, pool, settings)
         self.documents: dict[str, tuple[bytes, bytes]] = {}
 
     @staticmethod
@@ -161,6 +162,7 @@ class HttpDoor:
         table: RouteTable,
         upstreams: Mapping[str, Upstream],
         pool: descriptor_pool.DescriptorPool,
+        settings: HttpSettings,
     ) -> Router[_Target]:
         """A new router for these bindings; raises RouteConflict/ValueError without touching the door."""
         builder: RouterBuilder[_Target] = RouterBuilder()
@@ -181,6 +183,9 @@ class HttpDoor:
                 response_cls,
                 f"{b.http_method} {b.template.text}",
                 frozenset(bound),
+                settings.route_timeouts.get(
+                    b.grpc_path, settings.route_timeouts.get(b.service, settings.default_timeout_seconds)
+                ),
             )
             builder.add(b.http_method, b.template, target)
         return builder.build()
@@ -267,9 +272,7 @@ class HttpDoor:
         assert target is not None
         body = await _read_body(receive, self.settings.max_body_bytes)
         metadata, timeout_header = request_metadata(scope["headers"])
-        timeout = (
-            parse_grpc_timeout(timeout_header) if timeout_header else self.settings.default_timeout_seconds
-        )
+        timeout = parse_grpc_timeout(timeout_header) if timeout_header else target.deadline_s
         fmt = None
         if target.binding.server_streaming:
             fmt = streaming.negotiate(_header(scope, b"accept"))

@@ -241,3 +241,41 @@ async def test_a_header_that_cannot_be_grpc_metadata_is_400(
     assert resp.status_code == 400
     assert resp.json()["message"] == "header authorization: the value must be printable ASCII"
     assert len(double.calls) == before  # refused before any upstream call
+
+
+async def test_a_route_timeout_from_config_applies_without_grpc_timeout() -> None:
+    server, _, port = await _start_double()
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "route_timeouts": {"/tta.v1.PlayerService/GetPlayer": 0.3},
+            },
+            "admin": {"port": 0},
+            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
+        }
+    )
+    gateway = await Gateway.build(settings)
+    await gateway.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10) as client:
+            resp = await client.get("/api/v1/players/p1", headers={"Grpc-Metadata-X-Behaviour": "hang"})
+            assert resp.status_code == 504
+    finally:
+        await gateway.stop(0)
+        await server.stop(0)
+
+
+async def test_a_route_timeout_for_an_unknown_method_stops_start_up() -> None:
+    from gateway.errors import ConfigError
+
+    settings = Settings.from_mapping(
+        {
+            "http": {"route_timeouts": {"/tta.v1.PlayerService/GetPlayr": 1.0}},
+            "upstreams": [{**ALL_TTA, "targets": ["127.0.0.1:1"]}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"GetPlayr' is not a fronted method"):
+        await Gateway.build(settings)
