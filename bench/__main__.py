@@ -1,7 +1,9 @@
 """``python -m bench``: run every benchmark in turn."""
 
-from bench import passthrough, telemetry
+from bench import passthrough, rest, telemetry
 
 status = passthrough.main([])
 print()
-raise SystemExit(status or telemetry.main([]))
+status = status or telemetry.main([])
+print()
+raise SystemExit(status or rest.main([]))
