@@ -133,6 +133,17 @@ class _Forward:
         raise AssertionError("abort returned")  # pragma: no cover
 
     @staticmethod
+    async def _unary_reply(call: Any, context: grpc.aio.ServicerContext[Any, Any], scope: CallScope) -> None:
+        """After a unary response arrived: relay the upstream's metadata with the call's ids, record OK."""
+        scope.upstream_finished()
+        initial = await call.initial_metadata()
+        await context.send_initial_metadata((*initial, *scope.response_metadata))
+        trailing = await call.trailing_metadata()
+        if trailing:
+            context.set_trailing_metadata(tuple(trailing))
+        scope.finish(grpc.StatusCode.OK)
+
+    @staticmethod
     def _outcome(exc: BaseException, relayed: grpc.StatusCode | None) -> grpc.StatusCode:
         if relayed is not None:
             return relayed
@@ -162,13 +173,7 @@ class _Forward:
                 except asyncio.CancelledError:
                     call.cancel()
                     raise
-                scope.upstream_finished()
-                initial = await call.initial_metadata()
-                await context.send_initial_metadata((*initial, *scope.response_metadata))
-                trailing = await call.trailing_metadata()
-                if trailing:
-                    context.set_trailing_metadata(tuple(trailing))
-                scope.finish(grpc.StatusCode.OK)
+                await self._unary_reply(call, context, scope)
                 return response
             raise AssertionError("unreachable")  # pragma: no cover
         except BaseException as exc:
@@ -238,13 +243,7 @@ class _Forward:
             except asyncio.CancelledError:
                 call.cancel()
                 raise
-            scope.upstream_finished()
-            initial = await call.initial_metadata()
-            await context.send_initial_metadata((*initial, *scope.response_metadata))
-            trailing = await call.trailing_metadata()
-            if trailing:
-                context.set_trailing_metadata(tuple(trailing))
-            scope.finish(grpc.StatusCode.OK)
+            await self._unary_reply(call, context, scope)
             return response
         except BaseException as exc:
             scope.finish(self._outcome(exc, relayed))
