@@ -31,7 +31,7 @@ def test_get_a_collection_and_a_resource(rest: httpx.Client) -> None:
 def test_create_then_update_with_a_field_mask_then_read(rest: httpx.Client) -> None:
     email = f"rest-{uuid.uuid4().hex[:8]}@example.org"
     created = rest.post(
-        "/api/v1/players", params={"password": "pw"}, json={"displayName": "Kim", "email": email}
+        "/api/v1/players", json={"player": {"displayName": "Kim", "email": email}, "password": "pw"}
     )
     assert created.status_code == 200, created.text
     player_id = created.json()["player"]["playerId"]

@@ -138,10 +138,11 @@ def test_custom_verb_stays_literal_and_body_star_omits_path_fields(doc: Json) ->
     assert "session_id" in schema["description"]
 
 
-def test_create_player_takes_player_as_body_and_password_as_query(doc: Json) -> None:
+def test_create_player_takes_the_whole_request_as_body_so_the_password_never_is_in_the_url(doc: Json) -> None:
     op = doc["paths"]["/api/v1/players"]["post"]
-    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/tta.v1.Player")
-    assert [p["name"] for p in op["parameters"] if p.get("in") == "query"] == ["password"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/tta.v1.CreatePlayerRequest")
+    assert not [p for p in op["parameters"] if p.get("in") == "query"]
 
 
 def test_list_players_query_parameters(doc: Json) -> None:
