@@ -265,7 +265,12 @@ class AdminServer:
                 await task
             raise ConfigError(f"{self.name}: cannot serve on {self.host}:{self.config.port} ({reason})")
         self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
-        log.info("admin endpoints (/healthz, /readyz, /metrics) on http://%s:%d", self.host, self.port)
+        what = (
+            "admin endpoints (/healthz, /readyz, /metrics, /reload)"
+            if self.name == "admin"
+            else "the HTTP door"
+        )
+        log.info("%s on http://%s:%d", what, self.host, self.port)
         return self.port
 
     async def _serve(self) -> None:

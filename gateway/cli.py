@@ -97,6 +97,7 @@ async def _demo(args: argparse.Namespace) -> None:
             **os.environ,
             "TTA_GATEWAY__GRPC__HOST": args.host,
             "TTA_GATEWAY__GRPC__PORT": str(args.grpc_port),
+            "TTA_GATEWAY__HTTP__HOST": args.host,
             "TTA_GATEWAY__HTTP__PORT": str(args.http_port),
             "TTA_GATEWAY__ADMIN__PORT": str(args.admin_port),
             "TTA_GATEWAY__UPSTREAMS": running.upstreams_json(),
