@@ -352,13 +352,17 @@ class HttpDoor:
     ) -> Any:
         endpoint = target.upstream.pick()
         b = target.binding
-        channel = endpoint.channel
         upstream_md = call.upstream_metadata(tuple(metadata))
-        if b.client_streaming:
-            factory = channel.stream_stream if b.server_streaming else channel.stream_unary
-            return factory(b.grpc_path, None, None)(iter(requests), metadata=upstream_md, timeout=deadline_s)
-        factory2 = channel.unary_stream if b.server_streaming else channel.unary_unary
-        return factory2(b.grpc_path, None, None)(requests[0], metadata=upstream_md, timeout=deadline_s)
+        arity = target.route.arity.value
+        # One multicallable per (method, arity) and endpoint, shared with the gRPC door.
+        key = (b.grpc_path, arity)
+        invoke = endpoint.callables.get(key)
+        if invoke is None:
+            invoke = endpoint.callables[key] = getattr(endpoint.channel, arity)(
+                b.grpc_path, None, None, _registered_method=True
+            )
+        first: Any = iter(requests) if b.client_streaming else requests[0]
+        return invoke(first, metadata=upstream_md, timeout=deadline_s)  # type: ignore[operator]
 
     def _json(self, target: _Target, payload: bytes) -> bytes:
         try:
