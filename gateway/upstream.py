@@ -37,9 +37,6 @@ class Endpoint:
     # Multicallables are cheap to build but not free; build one per (method, arity) and reuse it.
     callables: dict[tuple[str, str], object] = field(default_factory=dict)
 
-    def connected(self) -> bool:
-        return self.channel.get_state() == grpc.ChannelConnectivity.READY
-
 
 class Upstream:
     """One configured upstream: a name, the services it serves, and its endpoints."""

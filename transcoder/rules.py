@@ -16,7 +16,6 @@ response_body naming a missing field; a body on GET; a nested ``additional_bindi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +163,3 @@ def http_bindings(fds: descriptor_pb2.FileDescriptorSet) -> list[HttpBinding]:
     if problems:
         raise RuleError(problems)
     return out
-
-
-def describe_all(bindings: Iterable[HttpBinding]) -> list[str]:
-    return [b.describe() for b in bindings]
