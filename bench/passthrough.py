@@ -103,6 +103,16 @@ def run_load(
     return Phase(int(result["calls"]), float(result["seconds"]), {n: after[n] - before[n] for n in watched})
 
 
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    """Terminate the helper processes a benchmark started, and reap them."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def _spawn(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
     """Start a helper process that prints "ready" once it serves."""
     proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True)
@@ -157,12 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             bare = run_load(f"127.0.0.1:{floor_port}", payload, a.concurrency, a.seconds, watched)
             rounds.append((direct, via, bare))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=15)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_all(procs)
 
     print(
         f"pass-through bench: unary {METHOD}, {a.payload_bytes}-byte payload, "

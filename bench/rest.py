@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 from tta.v1 import diagnostics_pb2
 
-from bench.passthrough import Phase, _spawn, cpu_seconds, free_port, run_load, wait_serving
+from bench.passthrough import Phase, _spawn, cpu_seconds, free_port, run_load, stop_all, wait_serving
 
 PATH = "/api/v1/diagnostics:echo?payload=eHh4eA=="  # base64 of b"xxxx"
 
@@ -97,12 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             rest, generator = run_http_load(http_port, a.concurrency, a.seconds, watched, a.python_client)
             rounds.append((direct, rest))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=15)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_all(procs)
 
     print(
         f"REST bench: GET {PATH} via the gateway vs direct gRPC Echo, {a.concurrency} in flight,"

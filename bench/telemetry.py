@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 from tta.v1 import diagnostics_pb2
 
-from bench.passthrough import Phase, _spawn, free_port, run_load, wait_serving
+from bench.passthrough import Phase, _spawn, free_port, run_load, stop_all, wait_serving
 
 
 def _gateway(
@@ -127,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             without = run_load(f"127.0.0.1:{off_port}", payload, a.concurrency, a.seconds, watched)
             rounds.append((with_t, without))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=15)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_all(procs)
 
     print(
         f"telemetry bench: unary Echo, {a.concurrency} in flight, {a.rounds} rounds of {a.seconds:.0f}s, tracing={a.tracing}"
