@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
@@ -67,6 +67,7 @@ class Gateway:
         self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
         self.passthrough: PassThrough | None = None
+        self._reflection: Any = None
         self.grpc_port = 0
         self.pool = build_pool(fds)
         salt = settings.log.hash_salt.encode() or None
@@ -162,6 +163,7 @@ class Gateway:
             self.passthrough.swap(table, self.upstreams)
         self.http_door.swap(router)
         self.http_door.publish(openapi)
+        await self._refresh_reflection_and_health()
         if self.metrics is not None:
             self.metrics.set_route_table(len(table.services), len(table.routes))
         summary = (
@@ -169,6 +171,17 @@ class Gateway:
         )
         log.info("reloaded the route table: %s", summary)
         return summary
+
+    async def _refresh_reflection_and_health(self) -> None:
+        """After a reload: reflection describes the new contracts, health answers for new services."""
+        if self._reflection is not None:
+            pool, names = self._reflection_contents()
+            # grpc_reflection's servicer has no public way to change what it serves; it reads these two
+            # attributes on every request (tests/integration/gateway/test_reload.py pins the behaviour).
+            self._reflection._pool = pool
+            self._reflection._service_names = tuple(sorted(names))
+        for upstream in self.upstreams.values():
+            await self._publish_health(upstream)
 
     async def readiness(self) -> Readiness:
         """/readyz: the route table is loaded, the gateway is not draining, and at least one
@@ -241,7 +254,8 @@ class Gateway:
             len(self.table.routes),
         )
 
-    def _add_reflection(self, server: grpc.aio.Server) -> None:
+    def _reflection_contents(self) -> tuple[descriptor_pool.DescriptorPool, list[str]]:
+        """What reflection describes: the fronted contracts plus health and reflection themselves."""
         pool = build_pool(self.fds)  # its own pool: health and reflection files are added to it
         for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR):
             with contextlib.suppress(TypeError, KeyError):
@@ -253,7 +267,12 @@ class Gateway:
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
+        return pool, names
+
+    def _add_reflection(self, server: grpc.aio.Server) -> None:
+        pool, names = self._reflection_contents()
         servicer = AsyncReflectionServicer(names, pool=pool)
+        self._reflection = servicer
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
         # grpc.reflection.v1 is wire-identical to v1alpha; grpcio ships only v1alpha, while grpcurl and
         # buf curl ask for v1 first. Serve the same servicer under the v1 name.

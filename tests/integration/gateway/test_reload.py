@@ -16,6 +16,7 @@ import httpx
 import pytest
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.app import Gateway
 from gateway.config import Settings
@@ -25,6 +26,7 @@ from tests.integration.gateway.test_descriptor_sources import (
     acme_file,
     acme_request,
     api_files,
+    list_services,
     timestamp_file,
 )
 
@@ -32,8 +34,12 @@ SHOUT = "/acme/v1/shout"
 
 
 def with_shout() -> descriptor_pb2.FileDescriptorProto:
-    """acme/v1/echo.proto with a second method, Shout, bound to GET /acme/v1/shout."""
+    """acme/v1/echo.proto with a second method, Shout, bound to GET /acme/v1/shout, and a second
+    service, acme.v1.LoudService."""
     f = acme_file()
+    f.service.add(name="LoudService").method.add(
+        name="Roar", input_type=".acme.v1.EchoRequest", output_type=".acme.v1.EchoResponse"
+    )
     method = f.service[0].method.add(
         name="Shout", input_type=".acme.v1.EchoRequest", output_type=".acme.v1.EchoResponse"
     )
@@ -95,7 +101,13 @@ async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_pa
             write_set(contracts, with_shout())
             resp = await client.post(admin + "/reload")
             assert resp.status_code == 200, resp.text
-            assert resp.json()["summary"] == "1 services, 2 methods, 2 http bindings"
+            assert resp.json()["summary"] == "2 services, 3 methods, 2 http bindings"
+            # Reflection and health know the service the reload added.
+            assert "acme.v1.LoudService" in await list_services(channel)
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="acme.v1.LoudService"), timeout=5
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
             assert (await client.get(http + SHOUT, params={"payload": "aGk="})).json() == {"payload": "aGk="}
             request = acme_request(b"x")
             assert (
