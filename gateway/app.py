@@ -159,6 +159,7 @@ class Gateway:
         except ValueError as exc:
             raise ConfigError(f"openapi: {exc}") from exc
         self.fds, self.table, self.pool, self.bindings = fds, table, pool, tuple(bindings)
+        self.telemetry.pool = pool
         if self.passthrough is not None:
             self.passthrough.swap(table, self.upstreams)
         self.http_door.swap(router)
@@ -256,7 +257,7 @@ class Gateway:
 
     def _reflection_contents(self) -> tuple[descriptor_pool.DescriptorPool, list[str]]:
         """What reflection describes: the fronted contracts plus health and reflection themselves."""
-        pool = build_pool(self.fds)  # its own pool: health and reflection files are added to it
+        pool = self.pool  # the decoding pool; health and reflection's own files are added once
         for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR):
             with contextlib.suppress(TypeError, KeyError):
                 pool.FindFileByName(extra.name)

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_
 from gateway.routes import Route
 from gateway.telemetry import context as call_context
 from gateway.telemetry.context import CallInfo
-from gateway.telemetry.correlation import Correlation, correlate, parse_traceparent, valid_request_id
+from gateway.telemetry.correlation import Correlation, correlate, keep_or_mint_request_id, parse_traceparent
 from gateway.telemetry.logs import AccessLog
 from gateway.telemetry.metrics import GatewayMetrics, RouteMetrics
 from gateway.telemetry.redact import Redactor
@@ -141,7 +141,7 @@ class Telemetry:
         self.access = access
         self.provider = provider
         self.redactor = redactor or Redactor()
-        self._pool = pool
+        self.pool = pool  # swapped by a reload, to decode requests at debug level
         self._tracer = provider.get_tracer("tta-gateway") if provider is not None else None
         self._route_metrics: dict[tuple[str, str], RouteMetrics] = {}
 
@@ -208,10 +208,8 @@ class Telemetry:
         )
         sc, cc = server.get_span_context(), client.get_span_context()
         sampled = bool(sc.trace_flags.sampled)
-        rid = request_id if request_id is not None and valid_request_id(request_id) else None
-        corr = correlate(rid, None, os.urandom)
         corr = Correlation(
-            corr.request_id,
+            keep_or_mint_request_id(request_id, os.urandom),
             f"{sc.trace_id:032x}",
             f"{sc.span_id:016x}",
             parent.parent_id if parent is not None else None,
@@ -233,9 +231,9 @@ class Telemetry:
     def debug_request(self, route: Route, metadata: Iterable[tuple[str, Any]], request: bytes | None) -> None:
         """At debug level only: what arrived, through the redaction layer (decoding costs; never at info)."""
         extra: dict[str, Any] = {"metadata": self.redactor.metadata(metadata)}
-        if request is not None and self._pool is not None:
+        if request is not None and self.pool is not None:
             try:
-                cls = message_factory.GetMessageClass(self._pool.FindMessageTypeByName(route.input_type))
+                cls = message_factory.GetMessageClass(self.pool.FindMessageTypeByName(route.input_type))
                 body = json_format.MessageToDict(cls.FromString(request), preserving_proto_field_name=True)
                 extra["request"] = self.redactor.message(route.input_type, body)
             except (KeyError, DecodeError) as exc:

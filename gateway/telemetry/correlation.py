@@ -72,10 +72,15 @@ def correlate(request_id: str | None, traceparent: str | None, random_bytes: Ran
     """Keep the caller's well-formed ids, mint the missing ones; a new trace is sampled."""
     parent = parse_traceparent(traceparent)
     span_id = _nonzero_hex(random_bytes, 8)
-    rid = request_id if request_id is not None and valid_request_id(request_id) else _uuid4(random_bytes)
+    rid = keep_or_mint_request_id(request_id, random_bytes)
     if parent is None:
         return Correlation(rid, _nonzero_hex(random_bytes, 16), span_id, None, True)
     return Correlation(rid, parent.trace_id, span_id, parent.parent_id, parent.sampled)
+
+
+def keep_or_mint_request_id(request_id: str | None, random_bytes: RandomBytes) -> str:
+    """The caller's request id when it is well-formed, else a new UUIDv4."""
+    return request_id if request_id is not None and valid_request_id(request_id) else _uuid4(random_bytes)
 
 
 def _nonzero_hex(random_bytes: RandomBytes, n: int) -> str:

@@ -79,9 +79,8 @@ def test_server_streaming_call(demo: Demo) -> None:
         obj, i = decoder.raw_decode(text, i)
         chunks.append(obj)
     assert len(chunks) > 2
-    assert [int(c["sequence"]) for c in chunks if "sequence" in c] == list(range(1, len(chunks) + 1))[
-        : len([c for c in chunks if "sequence" in c])
-    ]
+    sequences = [int(c["sequence"]) for c in chunks if "sequence" in c]
+    assert sequences == list(range(1, len(sequences) + 1))
     assert "".join(c.get("textDelta", "") for c in chunks).strip()
 
 
