@@ -2,11 +2,13 @@
 directly over gRPC, one run.
 
 Processes besides this one: the trivial backend, the gateway in front of it (HTTP door on a free
-loopback port) and, per phase, a load generator — bench/_load.py for direct gRPC, bench/_http_load.py
+loopback port), the REST floor (bench/_floor_rest.py: the least an ASGI transcoder on the same stack,
+uvicorn + httptools + uvloop + grpc.aio, can do) and, per phase, a load generator — bench/_load.py for direct gRPC, bench/_http_load.py
 (wrk if on PATH, else an asyncio keep-alive client) for REST. CPU time is read from the processes.
 
-Prints the throughput ratio (REST via gateway ÷ direct gRPC) and the gateway's CPU microseconds per
-request beside the backend's in the REST phase (target: at most 0.9×).
+Prints the throughput ratio (REST via gateway ÷ direct gRPC), the gateway's CPU microseconds per
+request beside the backend's in the REST phase (target: at most 0.9×), and the same ratio for the floor,
+which bounds what any door on this stack can reach.
 """
 
 from __future__ import annotations
@@ -61,13 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--python-client", action="store_true", help="skip wrk even if it is installed")
     a = p.parse_args(argv)
     payload = diagnostics_pb2.EchoRequest(payload=b"xxxx").SerializeToString()
-    backend_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    backend_port, grpc_port, http_port, floor_port = free_port(), free_port(), free_port(), free_port()
     upstream = f"127.0.0.1:{backend_port}"
     procs: list[subprocess.Popen[str]] = []
-    rounds: list[tuple[Phase, Phase]] = []
+    rounds: list[tuple[Phase, Phase, Phase]] = []
     generator = ""
     try:
         backend = _spawn(["bench._backend", "--port", str(backend_port)], procs)
+        floor = _spawn(["bench._floor_rest", "--port", str(floor_port), "--upstream", upstream], procs)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "gateway.yaml"
             config.write_text(
@@ -90,12 +93,17 @@ def main(argv: list[str] | None = None) -> int:
             body = json.loads(resp.read())
             if resp.status != 200 or body.get("payload") != "eHh4eA==":
                 raise SystemExit(f"REST check failed: {resp.status} {body}")
-        watched = {"backend": psutil.Process(backend.pid), "gateway": psutil.Process(gateway.pid)}
+        watched = {
+            "backend": psutil.Process(backend.pid),
+            "gateway": psutil.Process(gateway.pid),
+            "floor": psutil.Process(floor.pid),
+        }
         # Alternate the phases so drift in the machine's load hits both alike; report medians.
         for _ in range(a.rounds):
             direct = run_load(upstream, payload, a.concurrency, a.seconds, watched)
             rest, generator = run_http_load(http_port, a.concurrency, a.seconds, watched, a.python_client)
-            rounds.append((direct, rest))
+            bare, _ = run_http_load(floor_port, a.concurrency, a.seconds, watched, a.python_client)
+            rounds.append((direct, rest, bare))
     finally:
         stop_all(procs)
 
@@ -103,21 +111,36 @@ def main(argv: list[str] | None = None) -> int:
         f"REST bench: GET {PATH} via the gateway vs direct gRPC Echo, {a.concurrency} in flight,"
         f" {a.rounds} rounds of {a.seconds:.0f}s per phase; HTTP load generator: {generator}"
     )
-    for i, (direct, rest) in enumerate(rounds, 1):
+    for i, (direct, rest, bare) in enumerate(rounds, 1):
         print(
             f"  round {i}: direct gRPC {direct.rate:6.0f}/s (backend {direct.us_per_call('backend'):5.1f} µs)"
             f" | REST via gateway {rest.rate:6.0f}/s (throughput ratio {rest.rate / direct.rate:.2f};"
             f" gateway {rest.us_per_call('gateway'):5.1f} µs, backend {rest.us_per_call('backend'):5.1f} µs"
             f" -> {rest.us_per_call('gateway') / rest.us_per_call('backend'):.2f}x)"
+            f" | floor {bare.rate:6.0f}/s ({bare.us_per_call('floor'):5.1f} µs,"
+            f" backend {bare.us_per_call('backend'):5.1f} µs"
+            f" -> {bare.us_per_call('floor') / bare.us_per_call('backend'):.2f}x)"
         )
-    throughput = statistics.median(rest.rate / direct.rate for direct, rest in rounds)
-    gw_us = statistics.median(rest.us_per_call("gateway") for _, rest in rounds)
-    be_us = statistics.median(rest.us_per_call("backend") for _, rest in rounds)
-    cpu = statistics.median(rest.us_per_call("gateway") / rest.us_per_call("backend") for _, rest in rounds)
+    throughput = statistics.median(rest.rate / direct.rate for direct, rest, _ in rounds)
+    gw_us = statistics.median(rest.us_per_call("gateway") for _, rest, _ in rounds)
+    be_us = statistics.median(rest.us_per_call("backend") for _, rest, _ in rounds)
+    cpu = statistics.median(
+        rest.us_per_call("gateway") / rest.us_per_call("backend") for _, rest, _ in rounds
+    )
+    floor_cpu = statistics.median(
+        bare.us_per_call("floor") / bare.us_per_call("backend") for *_, bare in rounds
+    )
+    over_floor = statistics.median(
+        rest.us_per_call("gateway") - bare.us_per_call("floor") for _, rest, bare in rounds
+    )
     print(f"  median throughput ratio (REST via gateway / direct gRPC): {throughput:.2f}")
     print(
         f"  median CPU per request (REST phase): gateway {gw_us:.1f} µs, backend {be_us:.1f} µs -> "
         f"ratio {cpu:.2f}x (target <= 0.9x)"
+    )
+    print(
+        f"  floor: a bare ASGI transcoder on the same stack costs {floor_cpu:.2f}x the backend's CPU per"
+        f" request; the gateway's own work (routing, binding, telemetry, JSON) adds {over_floor:.1f} µs"
     )
     return 0
 

@@ -17,7 +17,9 @@ why without reading logs.
 
 The app is a raw ASGI callable (no framework: three routes do not need one), served by uvicorn with
 httptools inside the gateway's own event loop; :class:`AdminServer` never lets uvicorn install a loop
-or signal handlers, which belong to the gateway process (``gateway.app.run_until_signalled``).
+or signal handlers, which belong to the gateway process (``gateway.app.run_until_signalled``). The same
+class serves the HTTP door, which may ask for HTTP/2 as well (``http.http2``: uvicorn's zttp protocol,
+HTTP/1.1 and prior-knowledge h2c on one port; see docs/decisions/0005-http2-and-trailers.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import orjson
 import uvicorn
 
+from gateway._h2c import H2cProtocol
 from gateway.errors import ConfigError
 from gateway.telemetry.metrics import GatewayMetrics
 
@@ -216,11 +219,15 @@ class _ErrorRecorder(logging.Handler):
 
 
 class AdminServer:
-    """Serves an ASGI app with uvicorn (httptools) as a task of the running event loop."""
+    """Serves an ASGI app with uvicorn as a task of the running event loop: httptools (HTTP/1.1), or
+    with ``http2`` zttp, which also speaks cleartext HTTP/2 to a client that opens with its preface."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int, name: str = "admin") -> None:
+    def __init__(
+        self, app: ASGIApp, host: str, port: int, name: str = "admin", *, http2: bool = False
+    ) -> None:
         self.name = name  # the settings section, named in a bind failure
         self.host = host
+        self.http2 = http2
         self.config = uvicorn.Config(
             app,
             host=host,
@@ -229,7 +236,10 @@ class AdminServer:
             access_log=False,
             lifespan="off",
             loop="none",
-            http="httptools",
+            # zttp is the only uvicorn protocol with HTTP/2, and the only one that implements the ASGI
+            # http.response.trailers extension (on its HTTP/2 side); it is alpha, so opt-in. H2cProtocol
+            # is what uvicorn's `http="zttp", http2=True` selects, with a fix (see gateway._h2c).
+            http=H2cProtocol if http2 else "httptools",
             ws="none",
             server_header=False,
             # A scrape in progress gets this long at shutdown; the gateway's grace period is the bound.
@@ -268,7 +278,7 @@ class AdminServer:
         what = (
             "admin endpoints (/healthz, /readyz, /metrics, /reload)"
             if self.name == "admin"
-            else "the HTTP door"
+            else "the HTTP door" + (" (HTTP/1.1 and HTTP/2 prior knowledge)" if self.http2 else "")
         )
         log.info("%s on http://%s:%d", what, self.host, self.port)
         return self.port

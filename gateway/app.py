@@ -92,7 +92,9 @@ class Gateway:
             )
         except ValueError as exc:
             raise ConfigError(f"openapi: {exc}") from exc
-        self.http = AdminServer(self.http_door, settings.http.host, settings.http.port, name="http")
+        self.http = AdminServer(
+            self.http_door, settings.http.host, settings.http.port, name="http", http2=settings.http.http2
+        )
         self.http_port = 0
         self._stopping = False
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an

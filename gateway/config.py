@@ -196,6 +196,10 @@ class HttpSettings(_Section):
     # proto3 JSON output: field names as lowerCamel (default) or as in the proto; emit default values.
     json_use_proto_names: bool = False
     json_emit_unpopulated: bool = False
+    # Serve HTTP/2 beside HTTP/1.1 on the same port (cleartext prior knowledge, h2c): uvicorn's zttp
+    # protocol, alpha, hence off by default. Only over HTTP/2 can a client that sends `TE: trailers`
+    # get the upstream's trailing metadata as real trailers (docs/decisions/0005-http2-and-trailers.md).
+    http2: bool = False
     cors: CorsSettings = CorsSettings()
 
 

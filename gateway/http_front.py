@@ -13,6 +13,16 @@ any ``Grpc-Metadata-<key>`` header as ``<key>``. ``Grpc-Timeout`` (gRPC's format
 ``250m``) sets the deadline, else ``http.default_timeout_seconds``. Response header metadata comes
 back as ``Grpc-Metadata-<key>``, trailers as ``Grpc-Trailer-<key>``.
 
+Trailers, as grpc-gateway's runtime sends them: headers named ``Grpc-Trailer-<key>``, or, when the
+client sent ``TE: trailers`` and the server implements the ASGI ``http.response.trailers`` extension
+(uvicorn's zttp protocol over HTTP/2, ``http.http2``), real HTTP trailers of the same names, after the
+body. No ``grpc-status``/``grpc-message`` trailer: the outcome is the HTTP status and the
+``google.rpc.Status`` body, or the in-band error item of a stream. With trailers negotiated, a unary
+answer or error announces them in a ``Trailer`` header and has no Content-Length; a server stream
+sends the upstream's trailing metadata after its last item, success or in-band error (grpc-gateway
+sends none for streams; without negotiation neither do we, the headers having gone out first).
+Refusals before the upstream call have no trailing metadata, and get no trailers.
+
 Every failure becomes a gRPC status first and an HTTP response in exactly one place
 (``transcoder.status``).
 """
@@ -68,6 +78,8 @@ _PRINTABLE = re.compile(rb"[ -~]*")
 _KEY = re.compile(r"[0-9a-z_.-]+")
 _TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
 _UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+_TRAILERS_EXTENSION = "http.response.trailers"  # ASGI HTTP spec, "Extensions"
+_GRPC_STATUS = {status.value[0]: status for status in grpc.StatusCode}
 
 
 class HttpError(Exception):
@@ -286,10 +298,11 @@ class HttpDoor:
         call = self.telemetry.begin("http", target.route, metadata, label=target.label)
         outcome = grpc.StatusCode.CANCELLED
         try:
+            trailers = _trailers_negotiated(scope)
             if fmt is None:
-                outcome = await self._unary(target, requests, call, metadata, timeout, send)
+                outcome = await self._unary(target, requests, call, metadata, timeout, send, trailers)
             else:
-                outcome = await self._stream(target, requests, call, metadata, timeout, fmt, send)
+                outcome = await self._stream(target, requests, call, metadata, timeout, fmt, send, trailers)
         except grpc.aio.UsageError:
             raise
         except Exception as exc:
@@ -383,28 +396,24 @@ class HttpDoor:
         metadata: list[tuple[str, str]],
         deadline_s: float,
         send: Send,
+        trailers: bool = False,
     ) -> grpc.StatusCode:
         rpc = await self._call(target, requests, metadata, deadline_s, call)
         try:
             payload: bytes = await rpc
         except grpc.aio.AioRpcError as err:
             call.upstream_finished()
-            return await _send_rpc_error(send, err, target, call)
+            return await _send_rpc_error(send, err, target, call, trailers)
         call.upstream_finished()
         body = self._json(target, payload)
-        headers = _response_headers(call, await rpc.initial_metadata(), await rpc.trailing_metadata())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *headers,
-                ],
-            }
+        await _send_whole(
+            send,
+            200,
+            [(b"content-type", b"application/json"), *_response_headers(call, await rpc.initial_metadata())],
+            body,
+            _trailer_fields(await rpc.trailing_metadata()),
+            trailers,
         )
-        await send({"type": "http.response.body", "body": body})
         return grpc.StatusCode.OK
 
     async def _stream(
@@ -416,55 +425,55 @@ class HttpDoor:
         deadline_s: float,
         fmt: streaming.StreamFormat,
         send: Send,
+        trailers: bool = False,
     ) -> grpc.StatusCode:
         rpc = await self._call(target, requests, metadata, deadline_s, call)
-        first = True
+        first = True  # no message framed yet
+        started = False  # http.response.start sent: from here on every path ends the body (and trailers)
         try:
             initial = await rpc.initial_metadata()
             async for payload in rpc:
-                if first:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [
-                                (b"content-type", fmt.content_type.encode()),
-                                (b"cache-control", b"no-store"),
-                                *_response_headers(call, initial, ()),
-                            ],
-                        }
-                    )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": fmt.frame(self._json(target, payload), first),
-                        "more_body": True,
-                    }
-                )
+                # Rendered before the status line goes out, so that a first message the door cannot
+                # render is still an ordinary error response.
+                frame = fmt.frame(self._json(target, payload), first)
+                if not started:
+                    await send(_stream_start(fmt, _response_headers(call, initial), trailers))
+                    started = True
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
                 first = False
         except grpc.aio.AioRpcError as err:
             call.upstream_finished()
-            if first:
-                return await _send_rpc_error(send, err, target, call)
+            if not started:
+                return await _send_rpc_error(send, err, target, call, trailers)
             trailing: Any = err.trailing_metadata() or ()
             details = parse_details(dict(trailing).get("grpc-status-details-bin"))
             code = err.code()
             error_json = status_body(code.value[0], _message(err, target), details)
-            await send({"type": "http.response.body", "body": fmt.error(error_json, first=False)})
+            await _end_body(send, fmt.error(error_json, first), _trailer_fields(trailing), trailers)
             return code
+        except Exception as exc:
+            if not started:
+                raise  # nothing sent yet: HttpDoor.__call__ answers with an ordinary error response
+            # The status line (200) is out: report the failure in-band, as an upstream error after the
+            # first message is, rather than cutting the body short (and, with trailers negotiated,
+            # leaving the response without the trailers its start promised).
+            rpc.cancel()
+            call.upstream_finished()
+            if isinstance(exc, HttpError):
+                failure, message = exc.code, exc.message
+            else:
+                log.exception("bug: the HTTP door failed in the middle of a stream")
+                failure, message = Code.INTERNAL, "internal error in the gateway"
+            await _end_body(send, fmt.error(status_body(failure, message, ()), first), [], trailers)
+            return _GRPC_STATUS[failure]
         call.upstream_finished()
-        if first:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", fmt.content_type.encode()),
-                        *_response_headers(call, (), ()),
-                    ],
-                }
-            )
-        await send({"type": "http.response.body", "body": fmt.end(first)})
+        trailing = await rpc.trailing_metadata()
+        if not started:
+            # No message: the stream ended before the response started, so its trailing metadata is
+            # known in time to go where a unary call's goes (headers, unless trailers are negotiated).
+            headers = _response_headers(call, initial, () if trailers else trailing)
+            await send(_stream_start(fmt, headers, trailers))
+        await _end_body(send, fmt.end(first), _trailer_fields(trailing), trailers)
         return grpc.StatusCode.OK
 
 
@@ -527,19 +536,106 @@ def _message(err: grpc.aio.AioRpcError, target: _Target) -> str:
     return err.details() or ""
 
 
-def _response_headers(call: CallScope, initial: Any, trailing: Any) -> list[tuple[bytes, bytes]]:
+def _response_headers(call: CallScope, initial: Any, trailing: Any = ()) -> list[tuple[bytes, bytes]]:
+    """The gateway's own response metadata, the upstream's initial metadata as ``Grpc-Metadata-*``,
+    and ``trailing`` metadata (when it travels as headers) as ``Grpc-Trailer-*``."""
     headers = [(k.encode(), v.encode()) for k, v in call.response_metadata if isinstance(v, str)]
     for key, value in initial or ():
         if isinstance(value, str) and not key.startswith("grpc-"):
             headers.append((f"grpc-metadata-{key}".encode(), value.encode("latin-1", "replace")))
-    for key, value in trailing or ():
-        if isinstance(value, str) and not key.startswith("grpc-"):
-            headers.append((f"grpc-trailer-{key}".encode(), value.encode("latin-1", "replace")))
+    headers.extend(_trailer_fields(trailing))
     return headers
 
 
+def _trailer_fields(trailing: Any) -> list[tuple[bytes, bytes]]:
+    """Trailing metadata as ``grpc-trailer-<key>`` fields, the same names whether they travel as
+    headers or as HTTP trailers (grpc-gateway's runtime does the same). ``grpc-*`` keys (the status is
+    the HTTP status and body already) and binary ``-bin`` values are not carried."""
+    return [
+        (f"grpc-trailer-{key}".encode(), value.encode("latin-1", "replace"))
+        for key, value in trailing or ()
+        if isinstance(value, str) and not key.startswith("grpc-")
+    ]
+
+
+def _trailers_negotiated(scope: Scope) -> bool:
+    """Whether trailing metadata goes out as real HTTP trailers: the server implements the ASGI
+    ``http.response.trailers`` extension (uvicorn's zttp protocol does over HTTP/2) and the client
+    said it accepts trailers, ``TE: trailers`` (RFC 9110 section 10.1.4: without it a server SHOULD
+    NOT send trailer fields the client needs). Over HTTP/2, TE may carry nothing but ``trailers``
+    (RFC 9113 section 8.2.2); over HTTP/1.1 it is a list of codings with parameters.
+
+    >>> _trailers_negotiated({"extensions": {"http.response.trailers": {}}, "headers": [(b"te", b"trailers")]})
+    True
+    >>> _trailers_negotiated({"extensions": {}, "headers": [(b"te", b"trailers")]})
+    False
+    """
+    if _TRAILERS_EXTENSION not in (scope.get("extensions") or {}):
+        return False
+    for key, value in scope["headers"]:
+        if key.lower() == b"te":
+            for coding in value.split(b","):
+                if coding.partition(b";")[0].strip().lower() == b"trailers":
+                    return True
+    return False
+
+
+def _stream_start(
+    fmt: streaming.StreamFormat, headers: list[tuple[bytes, bytes]], trailers: bool
+) -> Message_:
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", fmt.content_type.encode()), (b"cache-control", b"no-store"), *headers],
+        "trailers": trailers,
+    }
+
+
+async def _end_body(send: Send, last: bytes, fields: list[tuple[bytes, bytes]], trailers: bool) -> None:
+    """The last body message and, when the start said ``trailers: True``, the trailers message the
+    ASGI server then waits for (without it uvicorn resets the HTTP/2 stream)."""
+    await send({"type": "http.response.body", "body": last, "more_body": False})
+    if trailers:
+        await send({"type": "http.response.trailers", "headers": fields, "more_trailers": False})
+
+
+async def _send_whole(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    fields: list[tuple[bytes, bytes]],
+    trailers: bool,
+) -> None:
+    """A response whose trailing metadata (``fields``) is known before it starts: a unary answer, an
+    error. Negotiated trailers carry the fields after the body, announced by a ``Trailer`` header
+    (RFC 9110 section 6.6.2), and without Content-Length (an HTTP/1.1 server that carried trailers
+    would need chunked framing, RFC 9112 section 7.1.2; HTTP/2 frames the body itself); otherwise
+    the fields are headers."""
+    if trailers:
+        names = b", ".join(dict.fromkeys(name for name, _ in fields))
+        announce = [(b"trailer", names)] if names else []
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, *announce],
+                "trailers": True,
+            }
+        )
+    else:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode()), *fields],
+            }
+        )
+    await _end_body(send, body, fields, trailers)
+
+
 async def _send_rpc_error(
-    send: Send, err: grpc.aio.AioRpcError, target: _Target, call: CallScope
+    send: Send, err: grpc.aio.AioRpcError, target: _Target, call: CallScope, trailers: bool = False
 ) -> grpc.StatusCode:
     code = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
     trailing: Any = err.trailing_metadata() or ()
@@ -550,7 +646,9 @@ async def _send_rpc_error(
         _message(err, target),
         None,
         details=details,
-        headers=_response_headers(call, err.initial_metadata(), trailing),
+        headers=_response_headers(call, err.initial_metadata()),
+        trailing=_trailer_fields(trailing),
+        trailers=trailers,
     )
     return code
 
@@ -564,7 +662,11 @@ async def _send_error(
     field: str | None = None,
     details: Any = (),
     headers: Iterable[tuple[bytes, bytes]] = (),
+    trailing: Iterable[tuple[bytes, bytes]] = (),
+    trailers: bool = False,
 ) -> None:
+    """A ``google.rpc.Status`` JSON response; ``trailing``: the upstream's trailer fields, sent as
+    trailers when ``trailers`` was negotiated, else as headers (see :func:`_send_whole`)."""
     if field is not None and not details:
         from google.protobuf import any_pb2
 
@@ -578,15 +680,11 @@ async def _send_error(
         )
         details = (detail,)
     body = status_body(code, message, tuple(details))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status or http_status(code, details),
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
+    await _send_whole(
+        send,
+        status or http_status(code, details),
+        [(b"content-type", b"application/json"), *headers],
+        body,
+        list(trailing),
+        trailers,
     )
-    await send({"type": "http.response.body", "body": body})

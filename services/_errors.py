@@ -8,14 +8,15 @@ code that runs outside the handler's own frame (for example the reader task of a
 a precise status too.
 
 ``INVALID_ARGUMENT`` always carries a ``google.rpc.BadRequest`` detail naming the offending field, so a
-client (or the gateway's error table) can point at it without parsing the message.
+client (or the gateway's error table) can point at it without parsing the message. ``ABORTED`` carries a
+``google.rpc.ErrorInfo`` whose ``reason`` a client can branch on.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import grpc
@@ -26,6 +27,7 @@ from grpc_status import rpc_status
 __all__ = [
     "Context",
     "ServiceError",
+    "aborted",
     "already_exists",
     "failed_precondition",
     "invalid_argument",
@@ -85,6 +87,15 @@ def already_exists(message: str) -> ServiceError:
 def failed_precondition(message: str) -> ServiceError:
     """``FAILED_PRECONDITION``: the request is fine but the resource is in the wrong state for it."""
     return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, message)
+
+
+def aborted(
+    message: str, *, reason: str, domain: str, metadata: Mapping[str, str] | None = None
+) -> ServiceError:
+    """``ABORTED`` (HTTP 409) with a ``google.rpc.ErrorInfo``: ``reason`` is UPPER_SNAKE_CASE, stable
+    for clients to branch on; ``domain`` names the service that decided it (``"diagnostics.tta"``)."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=dict(metadata or {}))
+    return ServiceError(grpc.StatusCode.ABORTED, message, (info,))
 
 
 def unauthenticated(message: str) -> ServiceError:

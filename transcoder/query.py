@@ -24,6 +24,7 @@ Rules (each tested in tests/unit/transcoder/test_query.py):
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Collection, Iterable
@@ -53,6 +54,7 @@ _TEXT_WKTS = {
     "google.protobuf.Duration": "a duration such as 1.5s",
 }
 _TWICE = "given more than once; only a repeated field takes several values"
+_CACHED_KEY_LENGTH = 128  # keys up to this long are memoised (4096 of them at most)
 _JSON_WKTS = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
 
 
@@ -77,6 +79,13 @@ def parse_query(raw_query: bytes | str) -> list[tuple[str, str]]:
 
 
 def _unescape(raw: bytes, part: bytes) -> str:
+    if b"%" not in raw and b"+" not in raw:  # the common case: nothing to decode but the UTF-8
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BindingError(
+                "<query>", f"{_show_raw(part)} is not valid UTF-8 once percent-decoded"
+            ) from None
     if bad := _BAD_ESCAPE.search(raw):
         escape = bad.group().decode("utf-8", "backslashreplace")
         raise BindingError("<query>", f"invalid percent-escape {show(escape)} in {_show_raw(part)}")
@@ -104,15 +113,31 @@ def apply_query(
     """
     if "*" in skip:
         return  # http.proto: with body "*" there are no query parameters
-    bound = [tuple(path.split(".")) for path in skip]
+    skipped = skip if isinstance(skip, frozenset) else frozenset(skip)
+    descriptor = descriptor_of(message)
     seen: dict[str, str] = {}  # field path, map entry or oneof → the field path that set it
     for key, value in params:
-        path, map_key = key, None
-        if match := _MAP_KEY.fullmatch(key):
-            path, map_key = match.group(1), match.group(2)
-        fields = _resolve(descriptor_of(message), key, path, bound, unknown)
+        if len(key) <= _CACHED_KEY_LENGTH:
+            fields = _resolve_key(descriptor, key, skipped, unknown)
+        else:  # a long key is unusual; it is resolved every time rather than kept in the cache
+            fields = _resolve_key.__wrapped__(descriptor, key, skipped, unknown)
         if fields:
-            _set(message, fields, value, map_key, key, seen)
+            match = _MAP_KEY.fullmatch(key)
+            _set(message, fields, value, match.group(2) if match else None, key, seen)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_key(
+    descriptor: Descriptor, key: str, skip: frozenset[str], unknown: str
+) -> tuple[FieldDescriptor, ...]:
+    """:func:`_resolve` for one parameter key, memoised: the answer depends only on the message type,
+    the key and the route's bound fields, and resolving walks descriptors by name (the costly part of
+    a query on the hot path). Errors are raised again on each call (exceptions are not cached)."""
+    path = key
+    if match := _MAP_KEY.fullmatch(key):
+        path = match.group(1)
+    bound = [tuple(p.split(".")) for p in skip]
+    return _resolve(descriptor, key, path, bound, unknown)
 
 
 def _resolve(

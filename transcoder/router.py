@@ -176,7 +176,18 @@ class RouterBuilder(Generic[T]):
                     node.multi = node.multi or _Draft()
                     node = node.multi
             node.routes.setdefault(route.program.verb, {})[route.method] = route
-        return Router(root.freeze())
+        # Templates of literals only are also keyed by their exact path: the common case (a request
+        # without escapes for such a template) is then one dict lookup. A literal path always takes
+        # precedence over wildcards (rule 2), so the shortcut can only find what the trie would.
+        exact: dict[str, dict[str, _Route[T]]] = {}
+        for route in self._routes:
+            template = route.program.template
+            if all(s.kind is SegmentKind.LITERAL for s in template.segments):
+                path = "/" + "/".join(normalize_segment(s.text) for s in template.segments)
+                if route.program.verb is not None:
+                    path += ":" + route.program.verb
+                exact.setdefault(path, {})[route.method] = route
+        return Router(root.freeze(), MappingProxyType({k: MappingProxyType(v) for k, v in exact.items()}))
 
 
 def _leaves(node: _Node[T], segments: list[str], i: int) -> Iterator[_Node[T]]:
@@ -196,10 +207,11 @@ def _leaves(node: _Node[T], segments: list[str], i: int) -> Iterator[_Node[T]]:
 class Router(Generic[T]):
     """An immutable route trie; see the module docstring for the matching rules."""
 
-    __slots__ = ("_root",)
+    __slots__ = ("_exact", "_root")
 
-    def __init__(self, root: _Node[T]) -> None:
+    def __init__(self, root: _Node[T], exact: Mapping[str, Mapping[str, _Route[T]]]) -> None:
         self._root = root
+        self._exact = exact  # literal-only templates by path: method -> route
 
     def _candidates(self, path: str) -> list[tuple[list[str], str | None]]:
         try:
@@ -213,6 +225,13 @@ class Router(Generic[T]):
     def match(self, http_method: str, path: str) -> Match[T]:
         """Match a raw request path for an HTTP method: ``FULL``, ``PARTIAL`` (405) or ``NONE`` (404)."""
         accepted = (http_method, "GET", ANY_METHOD) if http_method == "HEAD" else (http_method, ANY_METHOD)
+        if "%" not in path:  # escapes would need normalising first: the trie does that
+            by_path = self._exact.get(path)
+            if by_path is not None:
+                for method in accepted:
+                    found = by_path.get(method)
+                    if found is not None:
+                        return Match(MatchKind.FULL, found.target, (), (), found.program.template)
         candidates = self._candidates(path)
         allowed: set[str] = set()
         for raw, verb in candidates:

@@ -4,7 +4,9 @@
 trace); ``CallScope.finish`` runs once when it ends, whatever the outcome. Between them the door
 asks the scope for the metadata to send upstream and to return to the client.
 
-Cost matters here (every call pays it): ids come from ``os.urandom``, metric children are bound once
+Cost matters here (every call pays it): ids come from a per-process ``random.Random`` seeded from
+``os.urandom`` (no system call per id; ids are correlation handles, not secrets: a caller may send any
+request id it likes, and OpenTelemetry's own id generator does the same), metric children are bound once
 per route, the access line is one ``orjson`` write, and with the ``none`` exporter no span exists.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +35,7 @@ from gateway.telemetry.redact import Redactor
 from gateway.telemetry.tracing import remote_parent
 
 log = logging.getLogger("gateway.calls")
+_ids = random.Random(os.urandom(32))
 
 REQUEST_ID = "x-request-id"
 TRACEPARENT = "traceparent"
@@ -170,7 +174,7 @@ class Telemetry:
             elif key == TRACEPARENT and isinstance(value, str):
                 traceparent = value
         if self._tracer is None:
-            corr = correlate(request_id, traceparent, os.urandom)
+            corr = correlate(request_id, traceparent, _ids.randbytes)
             return CallScope(
                 self,
                 door,
@@ -209,7 +213,7 @@ class Telemetry:
         sc, cc = server.get_span_context(), client.get_span_context()
         sampled = bool(sc.trace_flags.sampled)
         corr = Correlation(
-            keep_or_mint_request_id(request_id, os.urandom),
+            keep_or_mint_request_id(request_id, _ids.randbytes),
             f"{sc.trace_id:032x}",
             f"{sc.span_id:016x}",
             parent.parent_id if parent is not None else None,

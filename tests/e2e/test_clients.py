@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from grpclib.client import Channel as GrpclibChannel
 from tta.v1 import (
     agent_pb2,
     agent_pb2_grpc,
     chat_pb2,
     chat_pb2_grpc,
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
     player_pb2,
     player_pb2_grpc,
     session_pb2,
@@ -72,6 +76,32 @@ async def test_grpcio_server_stream(channel: grpc.aio.Channel) -> None:
     assert len(chunks) > 1
     whole = await agents.InvokeAgent(agent_pb2.InvokeAgentRequest(agent_id="ag_guide", input="hi"))
     assert "".join(c.text_delta for c in chunks).strip() == whole.reply.strip()
+
+
+async def test_grpcio_error_mid_stream_carries_its_details(channel: grpc.aio.Channel) -> None:
+    diagnostics = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
+    call = diagnostics.StreamEcho(
+        diagnostics_pb2.StreamEchoRequest(payload=b"\x00grpc", count=5, fail_after=2)
+    )
+    received = []
+    try:
+        async for reply in call:
+            received.append(reply)
+    except grpc.aio.AioRpcError as err:
+        failed = err
+    else:
+        raise AssertionError("the stream ended without the error it was asked for")
+    assert [(r.index, r.payload) for r in received] == [(0, b"\x00grpc"), (1, b"\x00grpc")]
+    assert failed.code() == grpc.StatusCode.ABORTED
+    assert failed.details() == "stream failed after 2 of 5 messages, as requested by fail_after"
+    # Decodes grpc-status-details-bin, and checks its code and message match the call's own.
+    status = await rpc_status.aio.from_call(call)
+    assert status is not None
+    assert status.code == grpc.StatusCode.ABORTED.value[0]
+    info = error_details_pb2.ErrorInfo()
+    assert [d.Unpack(info) for d in status.details] == [True]
+    assert (info.reason, info.domain) == ("REQUESTED_FAILURE", "diagnostics.tta")
+    assert dict(info.metadata) == {"failAfter": "2", "sent": "2"}
 
 
 async def test_grpcio_client_stream(channel: grpc.aio.Channel) -> None:

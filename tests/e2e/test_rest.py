@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -90,6 +92,107 @@ def test_server_stream_in_every_format(rest: httpx.Client, accept: str | None) -
         chunks = [json.loads(line) for line in resp.text.splitlines()]
     assert len(chunks) > 1
     assert [c["sequence"] for c in chunks if "sequence" in c][:3] == ["1", "2", "3"]
+
+
+STREAM_ECHO = "/api/v1/diagnostics:streamEcho"
+ECHOED = base64.b64encode(b"\x00mid-stream\xff").decode()  # standard base64, as the door renders bytes
+
+
+def sse_events(text: str) -> list[tuple[str, str]]:
+    """(event type, data) of each event of a ``text/event-stream`` body, per the HTML spec's parsing:
+    fields are ``name: value`` lines, an event ends at a blank line, several ``data`` lines join with LF."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        kind, data = "message", []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                kind = value
+            elif name == "data":
+                data.append(value)
+        if data:
+            events.append((kind, "\n".join(data)))
+    return events
+
+
+def stream_items(resp: httpx.Response, accept: str) -> list[tuple[str, Any]]:
+    """Each item of a streamed body, in order, as ("message", message) or ("error", google.rpc.Status)."""
+    assert resp.headers["content-type"].startswith(accept)
+    if accept == "text/event-stream":
+        return [(kind, json.loads(data)) for kind, data in sse_events(resp.text)]
+    if accept == "application/json":
+        elements = json.loads(resp.text)  # the whole body is one valid JSON array, error or not
+        assert isinstance(elements, list)
+    else:
+        assert resp.text.endswith("\n")
+        elements = [json.loads(line) for line in resp.text.splitlines()]
+    return [("error", e["error"]) if set(e) == {"error"} else ("message", e) for e in elements]
+
+
+STREAM_FORMATS = ["application/x-ndjson", "text/event-stream", "application/json"]
+
+
+@pytest.mark.parametrize("accept", STREAM_FORMATS)
+def test_an_error_mid_stream_arrives_in_band_and_last(rest: httpx.Client, accept: str) -> None:
+    resp = rest.get(
+        STREAM_ECHO,
+        params={"payload": ECHOED, "count": "5", "failAfter": "2"},
+        headers={"Accept": accept},
+    )
+    assert resp.status_code == 200  # sent with the first message, before the error was known
+    assert resp.headers["cache-control"] == "no-store"
+    items = stream_items(resp, accept)
+    assert items[:2] == [
+        ("message", {"payload": ECHOED}),  # index 0 is a default value, so it is left out
+        ("message", {"index": 1, "payload": ECHOED}),
+    ]
+    assert len(items) == 3, f"nothing may follow the error: {items[3:]}"
+    kind, status = items[2]
+    assert kind == "error"
+    assert status["code"] == 10  # ABORTED
+    assert status["message"] == "stream failed after 2 of 5 messages, as requested by fail_after"
+    assert status["details"] == [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "REQUESTED_FAILURE",
+            "domain": "diagnostics.tta",
+            "metadata": {"failAfter": "2", "sent": "2"},
+        }
+    ]
+
+
+@pytest.mark.parametrize("accept", STREAM_FORMATS)
+def test_an_error_before_the_first_message_is_a_plain_409(rest: httpx.Client, accept: str) -> None:
+    resp = rest.get(
+        STREAM_ECHO, params={"payload": ECHOED, "count": "5", "failAfter": "0"}, headers={"Accept": accept}
+    )
+    assert resp.status_code == 409
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert body["code"] == 10
+    assert body["message"] == "stream failed after 0 of 5 messages, as requested by fail_after"
+    assert [(d["@type"], d["reason"]) for d in body["details"]] == [
+        ("type.googleapis.com/google.rpc.ErrorInfo", "REQUESTED_FAILURE")
+    ]
+
+
+@pytest.mark.parametrize("accept", STREAM_FORMATS)
+def test_a_stream_that_ends_well_has_no_error_item(rest: httpx.Client, accept: str) -> None:
+    resp = rest.get(STREAM_ECHO, params={"payload": ECHOED, "count": "3"}, headers={"Accept": accept})
+    assert resp.status_code == 200
+    items = stream_items(resp, accept)
+    assert [kind for kind, _ in items] == ["message"] * 3
+    assert [m.get("index", 0) for _, m in items] == [0, 1, 2]
+    assert all(m["payload"] == ECHOED for _, m in items)
+
+
+def test_stream_echo_count_is_bounded(rest: httpx.Client) -> None:
+    resp = rest.get(STREAM_ECHO, params={"count": "101"})
+    assert resp.status_code == 400
+    assert resp.json()["details"][0]["fieldViolations"][0]["field"] == "count"
 
 
 def test_unacceptable_stream_format_is_406(rest: httpx.Client) -> None:

@@ -16,20 +16,27 @@ from tests.integration.gateway.upstream_double import UpstreamDouble
 WATCH = "/api/v1/sessions/se_1/messages:watch"
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[tuple[httpx.AsyncClient, UpstreamDouble]]:
+@pytest.fixture(params=["http1.1", "h2c"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[tuple[httpx.AsyncClient, UpstreamDouble]]:
+    """The door over HTTP/1.1 (httptools, the default), and over HTTP/2 prior knowledge (``http.http2``:
+    uvicorn's zttp protocol) with httpx speaking HTTP/2 only; every test here runs over both."""
+    h2c = request.param == "h2c"
     server, double, port = await _start_double()
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
-            "http": {"host": "127.0.0.1", "port": 0, "max_body_bytes": 2048},
+            "http": {"host": "127.0.0.1", "port": 0, "max_body_bytes": 2048, "http2": h2c},
             "admin": {"port": 0},
             "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
         }
     )
     gateway = await Gateway.build(settings)
     await gateway.start()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10, http1=not h2c, http2=h2c
+    ) as client:
+        probe = await client.get("/openapi.json")
+        assert probe.http_version == ("HTTP/2" if h2c else "HTTP/1.1")
         yield client, double
     await gateway.stop(0)
     await server.stop(0)

@@ -11,7 +11,8 @@ arity, so the gateway cannot tell it from a TTA service; only what it does diffe
 - ``metadata``: answer with the metadata it received, as ``key=value`` lines.
 - ``hang``: wait until cancelled, then record the method in ``cancelled``.
 - streams: ``echo`` sends each request back (server stream: three copies), ``stream-error`` fails
-  after the first message, ``stream-error-empty`` sends one empty message then fails.
+  after the first message, ``stream-error-empty`` sends one empty message then fails,
+  ``stream-garbage`` (server stream) sends the request back, then bytes no message type decodes.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ class UpstreamDouble(grpc.GenericRpcHandler):
                 await self._fail(context)
             first = await self._common(request, context, path)
             yield first
+            if _behaviour(context) == "stream-garbage":
+                yield b"\xff"  # a truncated tag: DecodeError for every message type
+                return
             if _behaviour(context) == "stream-error":
                 await self._fail(context)
             for _ in range(2):

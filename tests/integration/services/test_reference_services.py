@@ -41,6 +41,7 @@ from tta.v2 import player_pb2 as player_v2_pb2
 from tta.v2 import player_pb2_grpc as player_v2_pb2_grpc
 
 from services.catalog import REFERENCE_SERVICES
+from services.diagnostics import MAX_STREAM_ECHO_COUNT
 from services.server import RunningFleet, start_all, start_service
 from services.state import World
 
@@ -85,6 +86,17 @@ def bad_request(err: grpc.aio.AioRpcError) -> error_details_pb2.BadRequest:
                 if detail.Unpack(request):
                     return request
     raise AssertionError("no BadRequest detail")
+
+
+def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    """The ``google.rpc.ErrorInfo`` detail carried in the status trailer."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info
+    raise AssertionError("no ErrorInfo detail")
 
 
 async def new_player(channels: dict[str, grpc.aio.Channel], name: str = "Sam", email: str = "") -> str:
@@ -509,6 +521,58 @@ async def test_agents_reply_whole_and_streamed(channels: dict[str, grpc.aio.Chan
     with pytest.raises(grpc.aio.AioRpcError) as busy:
         await stub.InvokeAgent(agent_pb2.InvokeAgentRequest(agent_id="ag_world_builder", input="a cave"))
     assert busy.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_stream_echo_streams_count_copies(channels: dict[str, grpc.aio.Channel]) -> None:
+    stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(channels["diagnostics"])
+    replies = [r async for r in stub.StreamEcho(diagnostics_pb2.StreamEchoRequest(payload=b"\x00e", count=3))]
+    assert [(r.index, r.payload) for r in replies] == [(0, b"\x00e"), (1, b"\x00e"), (2, b"\x00e")]
+    assert [r async for r in stub.StreamEcho(diagnostics_pb2.StreamEchoRequest(count=0))] == []
+    most = stub.StreamEcho(diagnostics_pb2.StreamEchoRequest(count=MAX_STREAM_ECHO_COUNT))
+    assert len([r async for r in most]) == MAX_STREAM_ECHO_COUNT
+
+
+@pytest.mark.parametrize(
+    ("count", "fail_after", "sent"),
+    [
+        (5, 2, 2),  # mid-stream
+        (5, 0, 0),  # before the first message
+        (5, 5, 5),  # after the last message
+        (2, 7, 2),  # fail_after past count: every message, then the error
+        (0, 3, 0),
+    ],
+)
+async def test_stream_echo_fails_where_asked(
+    channels: dict[str, grpc.aio.Channel], count: int, fail_after: int, sent: int
+) -> None:
+    stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(channels["diagnostics"])
+    call = stub.StreamEcho(
+        diagnostics_pb2.StreamEchoRequest(payload=b"p", count=count, fail_after=fail_after)
+    )
+    received: list[int] = []
+    try:
+        async for reply in call:
+            received.append(reply.index)
+    except grpc.aio.AioRpcError as err:
+        failed = err
+    else:
+        raise AssertionError("the stream ended well")
+    assert received == list(range(sent))
+    assert failed.code() == grpc.StatusCode.ABORTED
+    assert failed.details() == f"stream failed after {sent} of {count} messages, as requested by fail_after"
+    info = error_info(failed)
+    assert (info.reason, info.domain) == ("REQUESTED_FAILURE", "diagnostics.tta")
+    assert dict(info.metadata) == {"failAfter": str(fail_after), "sent": str(sent)}
+
+
+async def test_stream_echo_count_is_bounded(channels: dict[str, grpc.aio.Channel]) -> None:
+    stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(channels["diagnostics"])
+    with pytest.raises(grpc.aio.AioRpcError) as too_many:
+        async for _ in stub.StreamEcho(diagnostics_pb2.StreamEchoRequest(count=MAX_STREAM_ECHO_COUNT + 1)):
+            pass
+    assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert too_many.value.details() == "count: must be at most 100, got 101"
+    assert bad_request(too_many.value).field_violations[0].field == "count"
 
 
 async def test_auth_login_refresh_logout(channels: dict[str, grpc.aio.Channel]) -> None:

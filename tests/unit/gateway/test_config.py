@@ -40,6 +40,7 @@ def test_defaults_without_file_or_environment() -> None:
     assert settings.grpc.max_message_bytes == 16 * 1024 * 1024
     assert settings.grpc.reflection is True
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8080)
+    assert settings.http.http2 is False
     assert (settings.admin.host, settings.admin.port) == ("127.0.0.1", 9090)
     assert settings.redis.url is None
     assert settings.descriptors == ()
@@ -151,6 +152,7 @@ def test_from_mapping() -> None:
         ({"TTA_GATEWAY__GRPC__PORT": "50099"}, lambda s: s.grpc.port == 50099),
         ({"tta_gateway__grpc__port": "50099"}, lambda s: s.grpc.port == 50099),
         ({"TTA_GATEWAY__GRPC__REFLECTION": "false"}, lambda s: s.grpc.reflection is False),
+        ({"TTA_GATEWAY__HTTP__HTTP2": "true"}, lambda s: s.http.http2 is True),
         ({"TTA_GATEWAY__REDIS__URL": "rediss://r:6380"}, lambda s: s.redis.url == "rediss://r:6380"),
         ({"TTA_GATEWAY__LOG__LEVEL": "error"}, lambda s: s.log.level == "error"),
         (
@@ -288,6 +290,7 @@ def test_errors_name_file_or_variable_by_where_the_key_came_from(tmp_path: Path)
         ("admin: {port: -1}", ["admin.port: must be between 0 and 65535 (0 picks a free port) (got -1)"]),
         ("grpc: {max_message_bytes: 0}", ["grpc.max_message_bytes: must be greater than 0 (got 0)"]),
         ("grpc: {reflection: maybe}", ['grpc.reflection: must be true or false (got "maybe")']),
+        ("http: {http2: h2c}", ['http.http2: must be true or false (got "h2c")']),
         ("grpc: 5", ["grpc: must be a mapping (got 5)"]),
         (
             "log: {level: verbose}",

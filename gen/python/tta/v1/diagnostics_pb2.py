@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from tta.gateway.v1 import options_pb2 as tta_dot_gateway_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tta/v1/diagnostics.proto\x12\x06tta.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1ctta/gateway/v1/options.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x14\n\x12InspectCallRequest\"R\n\x13InspectCallResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12\x12\n\ntracestate\x18\x03 \x01(\t2\xa4\x02\n\x12\x44iagnosticsService\x12\x7f\n\x04\x45\x63ho\x12\x13.tta.v1.EchoRequest\x1a\x14.tta.v1.EchoResponse\"L\x90\x02\x01\xca\xf3\x18\x06\n\x02\x08\x03\x18\x04\x82\xd3\xe4\x93\x02\x39\x12\x18/api/v1/diagnostics:echoZ\x1d\"\x18/api/v1/diagnostics:echo:\x01*\x12x\n\x0bInspectCall\x12\x1a.tta.v1.InspectCallRequest\x1a\x1b.tta.v1.InspectCallResponse\"0\x90\x02\x01\xca\xf3\x18\x06\n\x02\x08\x03\x18\x04\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/diagnostics:inspect\x1a\x13\xd2\xf3\x18\x0f\n\x02\x08\x03\x12\x07\x64\x65\x66\x61ult\x18\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tta/v1/diagnostics.proto\x12\x06tta.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1ctta/gateway/v1/options.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x14\n\x12InspectCallRequest\"R\n\x13InspectCallResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12\x12\n\ntracestate\x18\x03 \x01(\t\"[\n\x11StreamEchoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12\x17\n\nfail_after\x18\x03 \x01(\rH\x00\x88\x01\x01\x42\r\n\x0b_fail_after\"4\n\x12StreamEchoResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x32\xa0\x03\n\x12\x44iagnosticsService\x12\x7f\n\x04\x45\x63ho\x12\x13.tta.v1.EchoRequest\x1a\x14.tta.v1.EchoResponse\"L\x90\x02\x01\xca\xf3\x18\x06\n\x02\x08\x03\x18\x04\x82\xd3\xe4\x93\x02\x39\x12\x18/api/v1/diagnostics:echoZ\x1d\"\x18/api/v1/diagnostics:echo:\x01*\x12x\n\x0bInspectCall\x12\x1a.tta.v1.InspectCallRequest\x1a\x1b.tta.v1.InspectCallResponse\"0\x90\x02\x01\xca\xf3\x18\x06\n\x02\x08\x03\x18\x04\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/diagnostics:inspect\x12z\n\nStreamEcho\x12\x19.tta.v1.StreamEchoRequest\x1a\x1a.tta.v1.StreamEchoResponse\"3\x90\x02\x01\xca\xf3\x18\x06\n\x02\x08\x03\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/diagnostics:streamEcho0\x01\x1a\x13\xd2\xf3\x18\x0f\n\x02\x08\x03\x12\x07\x64\x65\x66\x61ult\x18\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIAGNOSTICSSERVICE'].methods_by_name['Echo']._serialized_options = b'\220\002\001\312\363\030\006\n\002\010\003\030\004\202\323\344\223\0029\022\030/api/v1/diagnostics:echoZ\035\"\030/api/v1/diagnostics:echo:\001*'
   _globals['_DIAGNOSTICSSERVICE'].methods_by_name['InspectCall']._loaded_options = None
   _globals['_DIAGNOSTICSSERVICE'].methods_by_name['InspectCall']._serialized_options = b'\220\002\001\312\363\030\006\n\002\010\003\030\004\202\323\344\223\002\035\022\033/api/v1/diagnostics:inspect'
+  _globals['_DIAGNOSTICSSERVICE'].methods_by_name['StreamEcho']._loaded_options = None
+  _globals['_DIAGNOSTICSSERVICE'].methods_by_name['StreamEcho']._serialized_options = b'\220\002\001\312\363\030\006\n\002\010\003\030\004\202\323\344\223\002 \022\036/api/v1/diagnostics:streamEcho'
   _globals['_ECHOREQUEST']._serialized_start=96
   _globals['_ECHOREQUEST']._serialized_end=126
   _globals['_ECHORESPONSE']._serialized_start=128
@@ -47,6 +49,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INSPECTCALLREQUEST']._serialized_end=181
   _globals['_INSPECTCALLRESPONSE']._serialized_start=183
   _globals['_INSPECTCALLRESPONSE']._serialized_end=265
-  _globals['_DIAGNOSTICSSERVICE']._serialized_start=268
-  _globals['_DIAGNOSTICSSERVICE']._serialized_end=560
+  _globals['_STREAMECHOREQUEST']._serialized_start=267
+  _globals['_STREAMECHOREQUEST']._serialized_end=358
+  _globals['_STREAMECHORESPONSE']._serialized_start=360
+  _globals['_STREAMECHORESPONSE']._serialized_end=412
+  _globals['_DIAGNOSTICSSERVICE']._serialized_start=415
+  _globals['_DIAGNOSTICSSERVICE']._serialized_end=831
 # @@protoc_insertion_point(module_scope)

@@ -31,3 +31,21 @@ class InspectCallResponse(_message.Message):
     traceparent: str
     tracestate: str
     def __init__(self, request_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
+
+class StreamEchoRequest(_message.Message):
+    __slots__ = ("payload", "count", "fail_after")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FAIL_AFTER_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    count: int
+    fail_after: int
+    def __init__(self, payload: _Optional[bytes] = ..., count: _Optional[int] = ..., fail_after: _Optional[int] = ...) -> None: ...
+
+class StreamEchoResponse(_message.Message):
+    __slots__ = ("index", "payload")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    payload: bytes
+    def __init__(self, index: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...

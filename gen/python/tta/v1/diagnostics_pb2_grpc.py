@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class DiagnosticsServiceStub:
-    """Trivial calls for checking reachability and measuring the gateway's own overhead. They touch no
-    state, so their latency is almost entirely transport and policy cost.
+    """Trivial calls for checking reachability, exercising a client's stream and error handling, and
+    measuring the gateway's own overhead. They touch no state, so their latency is almost entirely
+    transport and policy cost.
     """
 
     def __init__(self, channel):
@@ -46,11 +47,17 @@ class DiagnosticsServiceStub:
                 request_serializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.SerializeToString,
                 response_deserializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.FromString,
                 _registered_method=True)
+        self.StreamEcho = channel.unary_stream(
+                '/tta.v1.DiagnosticsService/StreamEcho',
+                request_serializer=tta_dot_v1_dot_diagnostics__pb2.StreamEchoRequest.SerializeToString,
+                response_deserializer=tta_dot_v1_dot_diagnostics__pb2.StreamEchoResponse.FromString,
+                _registered_method=True)
 
 
 class DiagnosticsServiceServicer:
-    """Trivial calls for checking reachability and measuring the gateway's own overhead. They touch no
-    state, so their latency is almost entirely transport and policy cost.
+    """Trivial calls for checking reachability, exercising a client's stream and error handling, and
+    measuring the gateway's own overhead. They touch no state, so their latency is almost entirely
+    transport and policy cost.
     """
 
     def Echo(self, request, context):
@@ -70,6 +77,17 @@ class DiagnosticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamEcho(self, request, context):
+        """Streams the payload back `count` times. With `fail_after` set, the stream ends with an
+        `ABORTED` status after that many messages instead of ending well, so a client can see how an
+        error in the middle of a stream reaches it: over HTTP, after the first message the error arrives
+        in-band as the stream's last item (see the REST client guide), and before it as an ordinary 409.
+        The status carries a `google.rpc.ErrorInfo` with reason `REQUESTED_FAILURE`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +101,11 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     request_deserializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.FromString,
                     response_serializer=tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.SerializeToString,
             ),
+            'StreamEcho': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEcho,
+                    request_deserializer=tta_dot_v1_dot_diagnostics__pb2.StreamEchoRequest.FromString,
+                    response_serializer=tta_dot_v1_dot_diagnostics__pb2.StreamEchoResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'tta.v1.DiagnosticsService', rpc_method_handlers)
@@ -92,8 +115,9 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DiagnosticsService:
-    """Trivial calls for checking reachability and measuring the gateway's own overhead. They touch no
-    state, so their latency is almost entirely transport and policy cost.
+    """Trivial calls for checking reachability, exercising a client's stream and error handling, and
+    measuring the gateway's own overhead. They touch no state, so their latency is almost entirely
+    transport and policy cost.
     """
 
     @staticmethod
@@ -140,6 +164,33 @@ class DiagnosticsService:
             '/tta.v1.DiagnosticsService/InspectCall',
             tta_dot_v1_dot_diagnostics__pb2.InspectCallRequest.SerializeToString,
             tta_dot_v1_dot_diagnostics__pb2.InspectCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEcho(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tta.v1.DiagnosticsService/StreamEcho',
+            tta_dot_v1_dot_diagnostics__pb2.StreamEchoRequest.SerializeToString,
+            tta_dot_v1_dot_diagnostics__pb2.StreamEchoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -133,6 +133,8 @@ __all__ = (
     "StartSessionResponse",
     "StreamAgentReplyRequest",
     "StreamAgentReplyResponse",
+    "StreamEchoRequest",
+    "StreamEchoResponse",
     "StreamNarrativeRequest",
     "StreamNarrativeResponse",
     "SubmitActionRequest",
@@ -3655,6 +3657,55 @@ default_message_pool.register_message("tta.v1", "StreamAgentReplyResponse", Stre
 
 
 @dataclass(eq=False, repr=False)
+class StreamEchoRequest(betterproto2.Message):
+    """
+    What to stream back, how many times, and whether to fail part-way.
+    """
+
+    payload: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
+    """
+    Arbitrary bytes, repeated in every message of the stream. Over HTTP `GET`, URL-safe base64 in
+    the `payload` query parameter.
+    """
+
+    count: "int" = betterproto2.field(2, betterproto2.TYPE_UINT32)
+    """
+    How many messages to send, at most 100; 0 sends none and ends the stream well. More than 100
+    fails with `INVALID_ARGUMENT` naming `count`.
+    """
+
+    fail_after: "int | None" = betterproto2.field(3, betterproto2.TYPE_UINT32, optional=True)
+    """
+    When set, the stream fails with `ABORTED` after this many messages (or after all `count`
+    messages, when that is fewer): 0 fails before the first message, so over HTTP the error is an
+    ordinary 409 response; 2 sends two messages, then the error. Unset: the stream never fails.
+    """
+
+
+default_message_pool.register_message("tta.v1", "StreamEchoRequest", StreamEchoRequest)
+
+
+@dataclass(eq=False, repr=False)
+class StreamEchoResponse(betterproto2.Message):
+    """
+    One message of the echoed stream.
+    """
+
+    index: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
+    """
+    The position of this message in the stream, starting at 0.
+    """
+
+    payload: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
+    """
+    The request's payload, byte for byte.
+    """
+
+
+default_message_pool.register_message("tta.v1", "StreamEchoResponse", StreamEchoResponse)
+
+
+@dataclass(eq=False, repr=False)
 class StreamNarrativeRequest(betterproto2.Message):
     """
     Asks to follow a session's narration.
@@ -4706,8 +4757,9 @@ class ChatServiceAsyncStub(betterproto2_grpclib.ServiceStub):
 
 class DiagnosticsServiceStub:
     """
-    Trivial calls for checking reachability and measuring the gateway's own overhead. They touch no
-    state, so their latency is almost entirely transport and policy cost.
+    Trivial calls for checking reachability, exercising a client's stream and error handling, and
+    measuring the gateway's own overhead. They touch no state, so their latency is almost entirely
+    transport and policy cost.
     """
 
     def __init__(self, channel: grpc.Channel):
@@ -4741,11 +4793,27 @@ class DiagnosticsServiceStub:
             InspectCallResponse.FromString,
         )(message)
 
+    def stream_echo(self, message: "StreamEchoRequest") -> "Iterator[StreamEchoResponse]":
+        """
+        Streams the payload back `count` times. With `fail_after` set, the stream ends with an
+        `ABORTED` status after that many messages instead of ending well, so a client can see how an
+        error in the middle of a stream reaches it: over HTTP, after the first message the error arrives
+        in-band as the stream's last item (see the REST client guide), and before it as an ordinary 409.
+        The status carries a `google.rpc.ErrorInfo` with reason `REQUESTED_FAILURE`.
+        """
+
+        yield from self._channel.unary_stream(
+            "/tta.v1.DiagnosticsService/StreamEcho",
+            StreamEchoRequest.SerializeToString,
+            StreamEchoResponse.FromString,
+        )(message)
+
 
 class DiagnosticsServiceAsyncStub(betterproto2_grpclib.ServiceStub):
     """
-    Trivial calls for checking reachability and measuring the gateway's own overhead. They touch no
-    state, so their latency is almost entirely transport and policy cost.
+    Trivial calls for checking reachability, exercising a client's stream and error handling, and
+    measuring the gateway's own overhead. They touch no state, so their latency is almost entirely
+    transport and policy cost.
     """
 
     async def echo(
@@ -4795,6 +4863,32 @@ class DiagnosticsServiceAsyncStub(betterproto2_grpclib.ServiceStub):
             deadline=deadline,
             metadata=metadata,
         )
+
+    async def stream_echo(
+        self,
+        message: "StreamEchoRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "AsyncIterator[StreamEchoResponse]":
+        """
+        Streams the payload back `count` times. With `fail_after` set, the stream ends with an
+        `ABORTED` status after that many messages instead of ending well, so a client can see how an
+        error in the middle of a stream reaches it: over HTTP, after the first message the error arrives
+        in-band as the stream's last item (see the REST client guide), and before it as an ordinary 409.
+        The status carries a `google.rpc.ErrorInfo` with reason `REQUESTED_FAILURE`.
+        """
+
+        async for response in self._unary_stream(
+            "/tta.v1.DiagnosticsService/StreamEcho",
+            message,
+            StreamEchoResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        ):
+            yield response
 
 
 class GameplayServiceStub:
