@@ -55,6 +55,45 @@ def run_http_load(
     return Phase(int(result["calls"]), float(result["seconds"]), cpu), str(result["generator"])
 
 
+def _report(rounds: list[tuple[Phase, Phase, Phase, Phase]], a: argparse.Namespace, generator: str) -> None:
+    print(
+        f"REST bench: GET {PATH} via the gateway vs direct gRPC Echo, {a.concurrency} in flight,"
+        f" {a.rounds} rounds of {a.seconds:.0f}s per phase; HTTP load generator: {generator}"
+    )
+
+    def ratio(phase: Phase, name: str) -> float:
+        return phase.us_per_call(name) / phase.us_per_call("backend")
+
+    for i, (direct, rest, bare, ctx) in enumerate(rounds, 1):
+        print(
+            f"  round {i}: direct gRPC {direct.rate:6.0f}/s (backend {direct.us_per_call('backend'):5.1f} µs)"
+            f" | REST via gateway {rest.rate:6.0f}/s (throughput ratio {rest.rate / direct.rate:.2f};"
+            f" gateway {rest.us_per_call('gateway'):5.1f} µs, backend {rest.us_per_call('backend'):5.1f} µs"
+            f" -> {ratio(rest, 'gateway'):.2f}x)"
+            f" | floor {bare.us_per_call('floor'):5.1f} µs -> {ratio(bare, 'floor'):.2f}x"
+            f" | floor+context {ctx.us_per_call('floor_ctx'):5.1f} µs -> {ratio(ctx, 'floor_ctx'):.2f}x"
+        )
+    med = statistics.median
+    throughput = med(rest.rate / direct.rate for direct, rest, _, _ in rounds)
+    gw_us = med(rest.us_per_call("gateway") for _, rest, _, _ in rounds)
+    be_us = med(rest.us_per_call("backend") for _, rest, _, _ in rounds)
+    cpu = med(ratio(rest, "gateway") for _, rest, _, _ in rounds)
+    floor_cpu = med(ratio(bare, "floor") for _, _, bare, _ in rounds)
+    ctx_cpu = med(ratio(ctx, "floor_ctx") for *_, ctx in rounds)
+    context_us = med(ctx.us_per_call("floor_ctx") - bare.us_per_call("floor") for _, _, bare, ctx in rounds)
+    own_us = med(rest.us_per_call("gateway") - ctx.us_per_call("floor_ctx") for _, rest, _, ctx in rounds)
+    print(f"  median throughput ratio (REST via gateway / direct gRPC): {throughput:.2f}")
+    print(
+        f"  median CPU per request (REST phase): gateway {gw_us:.1f} µs, backend {be_us:.1f} µs -> "
+        f"ratio {cpu:.2f}x (target <= 0.9x)"
+    )
+    print(
+        f"  floors on the same stack (uvicorn+httptools+uvloop, grpc.aio): bare {floor_cpu:.2f}x;"
+        f" with a deadline and the two ids upstream {ctx_cpu:.2f}x (+{context_us:.1f} µs)."
+        f" The gateway's own work (routing, binding, policy, telemetry, JSON) adds {own_us:.1f} µs to that"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5.0)
@@ -63,14 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--python-client", action="store_true", help="skip wrk even if it is installed")
     a = p.parse_args(argv)
     payload = diagnostics_pb2.EchoRequest(payload=b"xxxx").SerializeToString()
-    backend_port, grpc_port, http_port, floor_port = free_port(), free_port(), free_port(), free_port()
+    backend_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    floor_port, context_port = free_port(), free_port()
     upstream = f"127.0.0.1:{backend_port}"
     procs: list[subprocess.Popen[str]] = []
-    rounds: list[tuple[Phase, Phase, Phase]] = []
+    rounds: list[tuple[Phase, Phase, Phase, Phase]] = []
     generator = ""
     try:
         backend = _spawn(["bench._backend", "--port", str(backend_port)], procs)
         floor = _spawn(["bench._floor_rest", "--port", str(floor_port), "--upstream", upstream], procs)
+        floor_ctx = _spawn(
+            ["bench._floor_rest", "--port", str(context_port), "--upstream", upstream, "--context"], procs
+        )
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "gateway.yaml"
             config.write_text(
@@ -97,51 +140,19 @@ def main(argv: list[str] | None = None) -> int:
             "backend": psutil.Process(backend.pid),
             "gateway": psutil.Process(gateway.pid),
             "floor": psutil.Process(floor.pid),
+            "floor_ctx": psutil.Process(floor_ctx.pid),
         }
         # Alternate the phases so drift in the machine's load hits both alike; report medians.
         for _ in range(a.rounds):
             direct = run_load(upstream, payload, a.concurrency, a.seconds, watched)
             rest, generator = run_http_load(http_port, a.concurrency, a.seconds, watched, a.python_client)
             bare, _ = run_http_load(floor_port, a.concurrency, a.seconds, watched, a.python_client)
-            rounds.append((direct, rest, bare))
+            ctx, _ = run_http_load(context_port, a.concurrency, a.seconds, watched, a.python_client)
+            rounds.append((direct, rest, bare, ctx))
     finally:
         stop_all(procs)
 
-    print(
-        f"REST bench: GET {PATH} via the gateway vs direct gRPC Echo, {a.concurrency} in flight,"
-        f" {a.rounds} rounds of {a.seconds:.0f}s per phase; HTTP load generator: {generator}"
-    )
-    for i, (direct, rest, bare) in enumerate(rounds, 1):
-        print(
-            f"  round {i}: direct gRPC {direct.rate:6.0f}/s (backend {direct.us_per_call('backend'):5.1f} µs)"
-            f" | REST via gateway {rest.rate:6.0f}/s (throughput ratio {rest.rate / direct.rate:.2f};"
-            f" gateway {rest.us_per_call('gateway'):5.1f} µs, backend {rest.us_per_call('backend'):5.1f} µs"
-            f" -> {rest.us_per_call('gateway') / rest.us_per_call('backend'):.2f}x)"
-            f" | floor {bare.rate:6.0f}/s ({bare.us_per_call('floor'):5.1f} µs,"
-            f" backend {bare.us_per_call('backend'):5.1f} µs"
-            f" -> {bare.us_per_call('floor') / bare.us_per_call('backend'):.2f}x)"
-        )
-    throughput = statistics.median(rest.rate / direct.rate for direct, rest, _ in rounds)
-    gw_us = statistics.median(rest.us_per_call("gateway") for _, rest, _ in rounds)
-    be_us = statistics.median(rest.us_per_call("backend") for _, rest, _ in rounds)
-    cpu = statistics.median(
-        rest.us_per_call("gateway") / rest.us_per_call("backend") for _, rest, _ in rounds
-    )
-    floor_cpu = statistics.median(
-        bare.us_per_call("floor") / bare.us_per_call("backend") for *_, bare in rounds
-    )
-    over_floor = statistics.median(
-        rest.us_per_call("gateway") - bare.us_per_call("floor") for _, rest, bare in rounds
-    )
-    print(f"  median throughput ratio (REST via gateway / direct gRPC): {throughput:.2f}")
-    print(
-        f"  median CPU per request (REST phase): gateway {gw_us:.1f} µs, backend {be_us:.1f} µs -> "
-        f"ratio {cpu:.2f}x (target <= 0.9x)"
-    )
-    print(
-        f"  floor: a bare ASGI transcoder on the same stack costs {floor_cpu:.2f}x the backend's CPU per"
-        f" request; the gateway's own work (routing, binding, telemetry, JSON) adds {over_floor:.1f} µs"
-    )
+    _report(rounds, a, generator)
     return 0
 
 
