@@ -23,12 +23,16 @@ sends the upstream's trailing metadata after its last item, success or in-band e
 sends none for streams; without negotiation neither do we, the headers having gone out first).
 Refusals before the upstream call have no trailing metadata, and get no trailers.
 
+A server stream whose client goes away (``http.disconnect``: the connection closed, or the HTTP/2
+stream reset) cancels its upstream call at once, as a cancelled gRPC caller does on the gRPC door.
+
 Every failure becomes a gRPC status first and an HTTP response in exactly one place
 (``transcoder.status``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -302,7 +306,9 @@ class HttpDoor:
             if fmt is None:
                 outcome = await self._unary(target, requests, call, metadata, timeout, send, trailers)
             else:
-                outcome = await self._stream(target, requests, call, metadata, timeout, fmt, send, trailers)
+                outcome = await self._stream(
+                    target, requests, call, metadata, timeout, fmt, send, trailers, receive
+                )
         except grpc.aio.UsageError:
             raise
         except Exception as exc:
@@ -426,10 +432,15 @@ class HttpDoor:
         fmt: streaming.StreamFormat,
         send: Send,
         trailers: bool = False,
+        receive: Receive | None = None,
     ) -> grpc.StatusCode:
         rpc = await self._call(target, requests, metadata, deadline_s, call)
         first = True  # no message framed yet
         started = False  # http.response.start sent: from here on every path ends the body (and trailers)
+        # A stream can outlive its client by hours (a room watch): when the client goes away, cancel
+        # the upstream call at once, as the gRPC door does when its caller cancels. (A unary call is
+        # bounded by its deadline, so it is not watched: a watcher task per request costs CPU.)
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, rpc)) if receive is not None else None
         try:
             initial = await rpc.initial_metadata()
             async for payload in rpc:
@@ -445,6 +456,8 @@ class HttpDoor:
             call.upstream_finished()
             if not started:
                 return await _send_rpc_error(send, err, target, call, trailers)
+            if watcher is not None and watcher.done() and err.code() is grpc.StatusCode.CANCELLED:
+                return grpc.StatusCode.CANCELLED  # the client went away: nobody to tell
             trailing: Any = err.trailing_metadata() or ()
             details = parse_details(dict(trailing).get("grpc-status-details-bin"))
             code = err.code()
@@ -466,6 +479,14 @@ class HttpDoor:
                 failure, message = Code.INTERNAL, "internal error in the gateway"
             await _end_body(send, fmt.error(status_body(failure, message, ()), first), [], trailers)
             return _GRPC_STATUS[failure]
+        except asyncio.CancelledError:
+            if watcher is not None and watcher.done() and not watcher.cancelled():
+                call.upstream_finished()
+                return grpc.StatusCode.CANCELLED  # grpc.aio raises this in the reader of a cancelled call
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
         call.upstream_finished()
         trailing = await rpc.trailing_metadata()
         if not started:
@@ -475,6 +496,13 @@ class HttpDoor:
             await send(_stream_start(fmt, headers, trailers))
         await _end_body(send, fmt.end(first), _trailer_fields(trailing), trailers)
         return grpc.StatusCode.OK
+
+
+async def _cancel_on_disconnect(receive: Receive, rpc: Any) -> None:
+    """Wait for ``http.disconnect``, then cancel the upstream call. The body has been read, so by the
+    ASGI spec nothing else can arrive; a server that sends something else anyway is not watched."""
+    if (await receive())["type"] == "http.disconnect":
+        rpc.cancel()
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

@@ -16,10 +16,20 @@ from tta.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services._errors import Context, aborted, invalid_argument, translate_errors
 from services.state import World
 
-__all__ = ["ERROR_DOMAIN", "MAX_STREAM_ECHO_COUNT", "REQUESTED_FAILURE", "DiagnosticsServicer", "register"]
+__all__ = [
+    "ERROR_DOMAIN",
+    "MAX_STREAM_ECHO_COUNT",
+    "MAX_STREAM_ECHO_PAYLOAD",
+    "REQUESTED_FAILURE",
+    "DiagnosticsServicer",
+    "register",
+]
 
 # The most messages one StreamEcho may ask for: the endpoint is public, so a call must stay cheap.
 MAX_STREAM_ECHO_COUNT = 100
+# And the largest payload it repeats: at most 100 × 4 KiB goes out for one request (no amplification
+# beyond a few hundred KiB from a public endpoint).
+MAX_STREAM_ECHO_PAYLOAD = 4096
 # google.rpc.ErrorInfo of the failure StreamEcho was asked for (the gateway's own is "gateway.tta").
 ERROR_DOMAIN = "diagnostics.tta"
 REQUESTED_FAILURE = "REQUESTED_FAILURE"
@@ -52,6 +62,10 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
         """``count`` copies of the payload, then, when ``fail_after`` is set, ``ABORTED``."""
         if request.count > MAX_STREAM_ECHO_COUNT:
             raise invalid_argument("count", f"must be at most {MAX_STREAM_ECHO_COUNT}, got {request.count}")
+        if len(request.payload) > MAX_STREAM_ECHO_PAYLOAD:
+            raise invalid_argument(
+                "payload", f"must be at most {MAX_STREAM_ECHO_PAYLOAD} bytes, got {len(request.payload)}"
+            )
         fail = request.HasField("fail_after")
         sent = min(request.count, request.fail_after) if fail else request.count
         for index in range(sent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -286,3 +287,26 @@ async def test_a_route_timeout_for_an_unknown_method_stops_start_up() -> None:
     )
     with pytest.raises(ConfigError, match=r"GetPlayr' is not a fronted method"):
         await Gateway.build(settings)
+
+
+async def test_a_client_that_leaves_a_stream_cancels_the_upstream_call(
+    http: tuple[httpx.AsyncClient, UpstreamDouble],
+) -> None:
+    """A watch nobody ends: the upstream sends one message and waits. The client reads it and goes
+    away (its connection closes: httpx never resets an HTTP/2 stream it stops reading), which must
+    cancel the upstream call rather than leave it open for hours."""
+    client, double = http
+    h2 = (await client.get("/openapi.json")).http_version == "HTTP/2"
+    leaver = httpx.AsyncClient(base_url=client.base_url, timeout=10, http1=not h2, http2=h2)
+    headers = {"Accept": "application/x-ndjson", "Grpc-Metadata-X-Behaviour": "stream-hang"}
+    try:
+        async with leaver.stream("GET", WATCH, headers=headers) as resp:
+            assert resp.status_code == 200
+            assert json.loads(await anext(resp.aiter_lines())) == {}  # the first message arrived
+            await leaver.aclose()
+    except httpx.HTTPError:
+        pass  # closing the client under an open response may surface as a read error: expected
+    cancelled = await asyncio.wait_for(double.cancelled.get(), timeout=5)
+    assert cancelled == "/tta.v1.ChatService/WatchRoom"
+    # The door keeps serving after it.
+    assert (await client.get("/api/v1/players/p1")).status_code == 200

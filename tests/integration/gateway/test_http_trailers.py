@@ -73,8 +73,13 @@ async def call(
         scope["extensions"] = extensions
     sent: list[MutableMapping[str, Any]] = []
 
+    body = [{"type": "http.request", "body": b"", "more_body": False}]
+
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        if body:
+            return body.pop()
+        await asyncio.Event().wait()  # as a server does: nothing more until the client leaves
+        raise AssertionError("unreachable")
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)

@@ -10,6 +10,7 @@ arity, so the gateway cannot tell it from a TTA service; only what it does diffe
 - ``deadline``: answer with the remaining time it sees, as ASCII seconds.
 - ``metadata``: answer with the metadata it received, as ``key=value`` lines.
 - ``hang``: wait until cancelled, then record the method in ``cancelled``.
+- ``stream-hang`` (server streams): send one message, then the same as ``hang``.
 - streams: ``echo`` sends each request back (server stream: three copies), ``stream-error`` fails
   after the first message, ``stream-error-empty`` sends one empty message then fails,
   ``stream-garbage`` (server stream) sends the request back, then bytes no message type decodes.
@@ -109,6 +110,14 @@ class UpstreamDouble(grpc.GenericRpcHandler):
                 # An empty message is a valid message of every type: the HTTP door can render it.
                 yield b""
                 await self._fail(context)
+            if _behaviour(context) == "stream-hang":
+                # One (empty) message, then nothing until the call is cancelled (a watch nobody ends).
+                yield b""
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    await self.cancelled.put(path)
+                    raise
             first = await self._common(request, context, path)
             yield first
             if _behaviour(context) == "stream-garbage":

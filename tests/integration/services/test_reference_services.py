@@ -41,7 +41,7 @@ from tta.v2 import player_pb2 as player_v2_pb2
 from tta.v2 import player_pb2_grpc as player_v2_pb2_grpc
 
 from services.catalog import REFERENCE_SERVICES
-from services.diagnostics import MAX_STREAM_ECHO_COUNT
+from services.diagnostics import MAX_STREAM_ECHO_COUNT, MAX_STREAM_ECHO_PAYLOAD
 from services.server import RunningFleet, start_all, start_service
 from services.state import World
 
@@ -573,6 +573,16 @@ async def test_stream_echo_count_is_bounded(channels: dict[str, grpc.aio.Channel
     assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert too_many.value.details() == "count: must be at most 100, got 101"
     assert bad_request(too_many.value).field_violations[0].field == "count"
+    request = diagnostics_pb2.StreamEchoRequest(count=1, payload=b"x" * (MAX_STREAM_ECHO_PAYLOAD + 1))
+    with pytest.raises(grpc.aio.AioRpcError) as too_big:
+        async for _ in stub.StreamEcho(request):
+            pass
+    assert too_big.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert too_big.value.details() == "payload: must be at most 4096 bytes, got 4097"
+    async for reply in stub.StreamEcho(
+        diagnostics_pb2.StreamEchoRequest(count=1, payload=b"x" * MAX_STREAM_ECHO_PAYLOAD)
+    ):
+        assert len(reply.payload) == MAX_STREAM_ECHO_PAYLOAD  # the limit itself is allowed
 
 
 async def test_auth_login_refresh_logout(channels: dict[str, grpc.aio.Channel]) -> None:

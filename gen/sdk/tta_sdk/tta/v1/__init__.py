@@ -3664,8 +3664,9 @@ class StreamEchoRequest(betterproto2.Message):
 
     payload: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
     """
-    Arbitrary bytes, repeated in every message of the stream. Over HTTP `GET`, URL-safe base64 in
-    the `payload` query parameter.
+    Arbitrary bytes, repeated in every message of the stream, at most 4096 of them (more fails with
+    `INVALID_ARGUMENT` naming `payload`). Over HTTP `GET`, URL-safe base64 in the `payload` query
+    parameter.
     """
 
     count: "int" = betterproto2.field(2, betterproto2.TYPE_UINT32)
