@@ -36,7 +36,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +44,21 @@ import grpc
 import orjson
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
-from google.rpc import error_details_pb2
 
+from gateway._http_responses import (
+    Receive,
+    Scope,
+    Send,
+    end_body,
+    header,
+    response_headers,
+    send_error,
+    send_whole,
+    stream_start,
+    trailer_fields,
+    trailers_negotiated,
+    with_headers,
+)
 from gateway.api_docs import docs_page
 from gateway.config import HttpSettings
 from gateway.cors import Cors
@@ -66,15 +79,11 @@ from transcoder.codec import (
 from transcoder.query import apply_query, parse_query
 from transcoder.router import MatchKind, Router, RouterBuilder
 from transcoder.rules import HttpBinding
-from transcoder.status import Code, http_status, parse_details, status_body
+from transcoder.status import Code, parse_details, status_body
 from transcoder.template import decode_bindings
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message_ = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message_]]
-Send = Callable[[Message_], Awaitable[None]]
 
 _ALWAYS = frozenset({"authorization", "x-request-id", "traceparent", "tracestate", "idempotency-key"})
 _META_PREFIX = "grpc-metadata-"
@@ -82,7 +91,6 @@ _PRINTABLE = re.compile(rb"[ -~]*")
 _KEY = re.compile(r"[0-9a-z_.-]+")
 _TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
 _UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-_TRAILERS_EXTENSION = "http.response.trailers"  # ASGI HTTP spec, "Extensions"
 _GRPC_STATUS = {status.value[0]: status for status in grpc.StatusCode}
 
 
@@ -231,17 +239,17 @@ class HttpDoor:
                     return
         if scope["type"] != "http":
             return
-        origin = _header(scope, b"origin")
+        origin = header(scope, b"origin")
         if origin is not None and self.cors.enabled:
-            asked = _header(scope, b"access-control-request-method")
+            asked = header(scope, b"access-control-request-method")
             if scope["method"] == "OPTIONS" and asked is not None:
                 status, headers = self.cors.preflight(
-                    origin, asked, _header(scope, b"access-control-request-headers") or ""
+                    origin, asked, header(scope, b"access-control-request-headers") or ""
                 )
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": b""})
                 return
-            send = _with_headers(send, self.cors.response_headers(origin))
+            send = with_headers(send, self.cors.response_headers(origin))
         if scope["method"] in ("GET", "HEAD") and scope["path"] in self.documents:
             body, content_type = self.documents[scope["path"]]
             await send(
@@ -262,12 +270,12 @@ class HttpDoor:
                 caught = HttpError(Code.INTERNAL, "internal error in the gateway")
             err = caught
             # Refused before the call began: still answer with a request id, the caller's or a new one.
-            rid = _header(scope, b"x-request-id")
+            rid = header(scope, b"x-request-id")
             if not valid_request_id(rid):
                 rid = str(uuid.uuid4())
             headers = [*err.headers, (b"x-request-id", str(rid).encode())]
             try:
-                await _send_error(send, err.code, err.message, err.status, field=err.field, headers=headers)
+                await send_error(send, err.code, err.message, err.status, field=err.field, headers=headers)
             except RuntimeError:  # the response had already started (a failure mid-stream): nothing to add
                 log.warning("could not report an error: the response had already started")
 
@@ -291,7 +299,7 @@ class HttpDoor:
         timeout = parse_grpc_timeout(timeout_header) if timeout_header else target.deadline_s
         fmt = None
         if target.binding.server_streaming:
-            fmt = streaming.negotiate(_header(scope, b"accept"))
+            fmt = streaming.negotiate(header(scope, b"accept"))
             if fmt is None:
                 raise HttpError(
                     Code.INVALID_ARGUMENT,
@@ -302,7 +310,7 @@ class HttpDoor:
         call = self.telemetry.begin("http", target.route, metadata, label=target.label)
         outcome = grpc.StatusCode.CANCELLED
         try:
-            trailers = _trailers_negotiated(scope)
+            trailers = trailers_negotiated(scope)
             if fmt is None:
                 outcome = await self._unary(target, requests, call, metadata, timeout, send, trailers)
             else:
@@ -412,12 +420,12 @@ class HttpDoor:
             return await _send_rpc_error(send, err, target, call, trailers)
         call.upstream_finished()
         body = self._json(target, payload)
-        await _send_whole(
+        await send_whole(
             send,
             200,
-            [(b"content-type", b"application/json"), *_response_headers(call, await rpc.initial_metadata())],
+            [(b"content-type", b"application/json"), *response_headers(call, await rpc.initial_metadata())],
             body,
-            _trailer_fields(await rpc.trailing_metadata()),
+            trailer_fields(await rpc.trailing_metadata()),
             trailers,
         )
         return grpc.StatusCode.OK
@@ -448,7 +456,7 @@ class HttpDoor:
                 # render is still an ordinary error response.
                 frame = fmt.frame(self._json(target, payload), first)
                 if not started:
-                    await send(_stream_start(fmt, _response_headers(call, initial), trailers))
+                    await send(stream_start(fmt, response_headers(call, initial), trailers))
                     started = True
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
                 first = False
@@ -462,7 +470,7 @@ class HttpDoor:
             details = parse_details(dict(trailing).get("grpc-status-details-bin"))
             code = err.code()
             error_json = status_body(code.value[0], _message(err, target), details)
-            await _end_body(send, fmt.error(error_json, first), _trailer_fields(trailing), trailers)
+            await end_body(send, fmt.error(error_json, first), trailer_fields(trailing), trailers)
             return code
         except Exception as exc:
             if not started:
@@ -477,7 +485,7 @@ class HttpDoor:
             else:
                 log.exception("bug: the HTTP door failed in the middle of a stream")
                 failure, message = Code.INTERNAL, "internal error in the gateway"
-            await _end_body(send, fmt.error(status_body(failure, message, ()), first), [], trailers)
+            await end_body(send, fmt.error(status_body(failure, message, ()), first), [], trailers)
             return _GRPC_STATUS[failure]
         except asyncio.CancelledError:
             if watcher is not None and watcher.done() and not watcher.cancelled():
@@ -492,9 +500,9 @@ class HttpDoor:
         if not started:
             # No message: the stream ended before the response started, so its trailing metadata is
             # known in time to go where a unary call's goes (headers, unless trailers are negotiated).
-            headers = _response_headers(call, initial, () if trailers else trailing)
-            await send(_stream_start(fmt, headers, trailers))
-        await _end_body(send, fmt.end(first), _trailer_fields(trailing), trailers)
+            headers = response_headers(call, initial, () if trailers else trailing)
+            await send(stream_start(fmt, headers, trailers))
+        await end_body(send, fmt.end(first), trailer_fields(trailing), trailers)
         return grpc.StatusCode.OK
 
 
@@ -503,26 +511,6 @@ async def _cancel_on_disconnect(receive: Receive, rpc: Any) -> None:
     ASGI spec nothing else can arrive; a server that sends something else anyway is not watched."""
     if (await receive())["type"] == "http.disconnect":
         rpc.cancel()
-
-
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    """``send`` that adds ``extra`` headers to the response start."""
-    if not extra:
-        return send
-
-    async def wrapped(message: Message_) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *extra]}
-        await send(message)
-
-    return wrapped
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -564,155 +552,20 @@ def _message(err: grpc.aio.AioRpcError, target: _Target) -> str:
     return err.details() or ""
 
 
-def _response_headers(call: CallScope, initial: Any, trailing: Any = ()) -> list[tuple[bytes, bytes]]:
-    """The gateway's own response metadata, the upstream's initial metadata as ``Grpc-Metadata-*``,
-    and ``trailing`` metadata (when it travels as headers) as ``Grpc-Trailer-*``."""
-    headers = [(k.encode(), v.encode()) for k, v in call.response_metadata if isinstance(v, str)]
-    for key, value in initial or ():
-        if isinstance(value, str) and not key.startswith("grpc-"):
-            headers.append((f"grpc-metadata-{key}".encode(), value.encode("latin-1", "replace")))
-    headers.extend(_trailer_fields(trailing))
-    return headers
-
-
-def _trailer_fields(trailing: Any) -> list[tuple[bytes, bytes]]:
-    """Trailing metadata as ``grpc-trailer-<key>`` fields, the same names whether they travel as
-    headers or as HTTP trailers (grpc-gateway's runtime does the same). ``grpc-*`` keys (the status is
-    the HTTP status and body already) and binary ``-bin`` values are not carried."""
-    return [
-        (f"grpc-trailer-{key}".encode(), value.encode("latin-1", "replace"))
-        for key, value in trailing or ()
-        if isinstance(value, str) and not key.startswith("grpc-")
-    ]
-
-
-def _trailers_negotiated(scope: Scope) -> bool:
-    """Whether trailing metadata goes out as real HTTP trailers: the server implements the ASGI
-    ``http.response.trailers`` extension (uvicorn's zttp protocol does over HTTP/2) and the client
-    said it accepts trailers, ``TE: trailers`` (RFC 9110 section 10.1.4: without it a server SHOULD
-    NOT send trailer fields the client needs). Over HTTP/2, TE may carry nothing but ``trailers``
-    (RFC 9113 section 8.2.2); over HTTP/1.1 it is a list of codings with parameters.
-
-    >>> _trailers_negotiated({"extensions": {"http.response.trailers": {}}, "headers": [(b"te", b"trailers")]})
-    True
-    >>> _trailers_negotiated({"extensions": {}, "headers": [(b"te", b"trailers")]})
-    False
-    """
-    if _TRAILERS_EXTENSION not in (scope.get("extensions") or {}):
-        return False
-    for key, value in scope["headers"]:
-        if key.lower() == b"te":
-            for coding in value.split(b","):
-                if coding.partition(b";")[0].strip().lower() == b"trailers":
-                    return True
-    return False
-
-
-def _stream_start(
-    fmt: streaming.StreamFormat, headers: list[tuple[bytes, bytes]], trailers: bool
-) -> Message_:
-    return {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [(b"content-type", fmt.content_type.encode()), (b"cache-control", b"no-store"), *headers],
-        "trailers": trailers,
-    }
-
-
-async def _end_body(send: Send, last: bytes, fields: list[tuple[bytes, bytes]], trailers: bool) -> None:
-    """The last body message and, when the start said ``trailers: True``, the trailers message the
-    ASGI server then waits for (without it uvicorn resets the HTTP/2 stream)."""
-    await send({"type": "http.response.body", "body": last, "more_body": False})
-    if trailers:
-        await send({"type": "http.response.trailers", "headers": fields, "more_trailers": False})
-
-
-async def _send_whole(
-    send: Send,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-    body: bytes,
-    fields: list[tuple[bytes, bytes]],
-    trailers: bool,
-) -> None:
-    """A response whose trailing metadata (``fields``) is known before it starts: a unary answer, an
-    error. Negotiated trailers carry the fields after the body, announced by a ``Trailer`` header
-    (RFC 9110 section 6.6.2), and without Content-Length (an HTTP/1.1 server that carried trailers
-    would need chunked framing, RFC 9112 section 7.1.2; HTTP/2 frames the body itself); otherwise
-    the fields are headers."""
-    if trailers:
-        names = b", ".join(dict.fromkeys(name for name, _ in fields))
-        announce = [(b"trailer", names)] if names else []
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, *announce],
-                "trailers": True,
-            }
-        )
-    else:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode()), *fields],
-            }
-        )
-    await _end_body(send, body, fields, trailers)
-
-
 async def _send_rpc_error(
     send: Send, err: grpc.aio.AioRpcError, target: _Target, call: CallScope, trailers: bool = False
 ) -> grpc.StatusCode:
     code = grpc.StatusCode.UNAVAILABLE if is_connect_failure(err) else err.code()
     trailing: Any = err.trailing_metadata() or ()
     details = parse_details(dict(trailing).get("grpc-status-details-bin"))
-    await _send_error(
+    await send_error(
         send,
         Code(code.value[0]),
         _message(err, target),
         None,
         details=details,
-        headers=_response_headers(call, err.initial_metadata()),
-        trailing=_trailer_fields(trailing),
+        headers=response_headers(call, err.initial_metadata()),
+        trailing=trailer_fields(trailing),
         trailers=trailers,
     )
     return code
-
-
-async def _send_error(
-    send: Send,
-    code: Code,
-    message: str,
-    status: int | None,
-    *,
-    field: str | None = None,
-    details: Any = (),
-    headers: Iterable[tuple[bytes, bytes]] = (),
-    trailing: Iterable[tuple[bytes, bytes]] = (),
-    trailers: bool = False,
-) -> None:
-    """A ``google.rpc.Status`` JSON response; ``trailing``: the upstream's trailer fields, sent as
-    trailers when ``trailers`` was negotiated, else as headers (see :func:`_send_whole`)."""
-    if field is not None and not details:
-        from google.protobuf import any_pb2
-
-        detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
-                ]
-            )
-        )
-        details = (detail,)
-    body = status_body(code, message, tuple(details))
-    await _send_whole(
-        send,
-        status or http_status(code, details),
-        [(b"content-type", b"application/json"), *headers],
-        body,
-        list(trailing),
-        trailers,
-    )

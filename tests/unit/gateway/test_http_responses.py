@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.http_front import _trailers_negotiated
+from gateway._http_responses import trailers_negotiated
 
 OFFERED: dict[str, Any] = {"http.response.trailers": {}}
 
@@ -34,4 +34,4 @@ def test_trailers_are_negotiated_by_the_server_extension_and_the_te_header(
     scope: dict[str, Any] = {"type": "http", "headers": headers}
     if extensions is not None:
         scope["extensions"] = extensions
-    assert _trailers_negotiated(scope) is expected
+    assert trailers_negotiated(scope) is expected
