@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
@@ -43,6 +43,50 @@ log = logging.getLogger(__name__)
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+_SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+
+
+def _reflection_v1_file() -> descriptor.FileDescriptor:
+    """grpc/reflection/v1/reflection.proto, which grpcio-reflection does not ship: v1alpha's file under
+    v1's names. The two declare the same messages, fields and service (hence wire-identical), and a
+    client that lists grpc.reflection.v1.ServerReflection may ask for the file that defines it."""
+    f = descriptor_pb2.FileDescriptorProto.FromString(reflection_pb2.DESCRIPTOR.serialized_pb)
+    old, new = f".{f.package}.", ".grpc.reflection.v1."
+    f.name, f.package = "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1"
+    for message in f.message_type:
+        for field in message.field:
+            if field.HasField("type_name"):  # set on scalars, even to "", it makes them invalid
+                field.type_name = field.type_name.replace(old, new)
+    for method in f.service[0].method:
+        method.input_type = method.input_type.replace(old, new)
+        method.output_type = method.output_type.replace(old, new)
+    return descriptor_pool.DescriptorPool().AddSerializedFile(f.SerializeToString())
+
+
+_REFLECTION_V1_FILE = _reflection_v1_file()
+
+
+class Health(HealthServicer):  # type: ignore[misc]  # grpc_health ships no type information
+    """grpc_health's servicer, able to forget a service that a reload removed.
+
+    The health checking protocol (grpc/doc/health-checking.md) answers ``Check`` on a service the
+    server does not know with status NOT_FOUND, and ``Watch`` on it with SERVICE_UNKNOWN. grpc_health
+    can set a status but not remove one (grpc-java's ``HealthStatusManager.clearStatus`` can), so
+    ``forget`` sets SERVICE_UNKNOWN through the public ``set``: that wakes the service's watchers and
+    is what ``Watch`` sends for a name it never had, and ``Check`` answers it with NOT_FOUND, as for a
+    name it never had. (Draining sets every name held, forgotten ones too, to NOT_SERVING.)
+    """
+
+    async def forget(self, service: str) -> None:
+        await self.set(service, _SERVICE_UNKNOWN)
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> health_pb2.HealthCheckResponse:
+        response: health_pb2.HealthCheckResponse = await super().Check(request, context)
+        if response.status == _SERVICE_UNKNOWN:
+            await context.abort(grpc.StatusCode.NOT_FOUND)
+        return response
 
 
 class Gateway:
@@ -63,7 +107,10 @@ class Gateway:
         for u in settings.upstreams:
             name = upstream_name(u)
             self.upstreams[name] = Upstream(name, u, options)
-        self.health = HealthServicer()
+        self.health = Health()
+        # Publishing health and a reload's forgetting removed services take turns, so a publish that
+        # began before a reload cannot set a removed service back to SERVING after it.
+        self._health_lock = asyncio.Lock()
         self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
         self.passthrough: PassThrough | None = None
@@ -132,19 +179,22 @@ class Gateway:
         return [s for s, u in self.table.upstream_of.items() if u == upstream.name]
 
     async def _publish_health(self, upstream: Upstream) -> None:
-        status = _SERVING if upstream.healthy else _NOT_SERVING
-        if self.metrics is not None:
-            self.metrics.set_upstream_health(upstream.name, upstream.healthy)
-        for service in self._services_of(upstream):
-            await self.health.set(service, status)
+        async with self._health_lock:
+            status = _SERVING if upstream.healthy else _NOT_SERVING
+            if self.metrics is not None:
+                self.metrics.set_upstream_health(upstream.name, upstream.healthy)
+            for service in self._services_of(upstream):
+                await self.health.set(service, status)
 
     async def reload(self) -> str:
         """Load the contracts again, compile new tables and swap them in; on any problem raise
         ConfigError and keep serving the old ones (nothing is half-swapped: every table is built
         before the first swap). Settings are not re-read; upstreams stay as configured.
 
-        Not yet reloaded: the gateway's reflection service and per-service health names keep the
-        start-up set (a new service is forwarded, but reflection does not list it until restart)."""
+        Reflection then describes the new contracts; health answers for the services added, and for
+        the services removed as for a name it never had (NOT_FOUND to Check, SERVICE_UNKNOWN to Watch).
+        Every upstream still serves a service afterwards (compile_routes refuses an upstream that
+        claims none), so its health checks and its ``tta_gateway_upstream_healthy`` series stay."""
         fds = await load_descriptors(self.settings)
         table = compile_routes(fds, self.settings.upstreams)
         try:
@@ -160,13 +210,14 @@ class Gateway:
             openapi = build_openapi(bindings, table, pool, fds, self.settings.http.json_use_proto_names)
         except ValueError as exc:
             raise ConfigError(f"openapi: {exc}") from exc
+        removed = [s for s in self.table.services if s not in table.upstream_of]
         self.fds, self.table, self.pool, self.bindings = fds, table, pool, tuple(bindings)
         self.telemetry.pool = pool
         if self.passthrough is not None:
             self.passthrough.swap(table, self.upstreams)
         self.http_door.swap(router)
         self.http_door.publish(openapi)
-        await self._refresh_reflection_and_health()
+        await self._refresh_reflection_and_health(removed)
         if self.metrics is not None:
             self.metrics.set_route_table(len(table.services), len(table.routes))
         summary = (
@@ -175,14 +226,18 @@ class Gateway:
         log.info("reloaded the route table: %s", summary)
         return summary
 
-    async def _refresh_reflection_and_health(self) -> None:
-        """After a reload: reflection describes the new contracts, health answers for new services."""
+    async def _refresh_reflection_and_health(self, removed: Sequence[str]) -> None:
+        """After a reload: reflection describes the new contracts, health answers for new services
+        and forgets the ``removed`` ones."""
         if self._reflection is not None:
             pool, names = self._reflection_contents()
             # grpc_reflection's servicer has no public way to change what it serves; it reads these two
             # attributes on every request (tests/integration/gateway/test_reload.py pins the behaviour).
             self._reflection._pool = pool
             self._reflection._service_names = tuple(sorted(names))
+        async with self._health_lock:
+            for service in removed:
+                await self.health.forget(service)
         for upstream in self.upstreams.values():
             await self._publish_health(upstream)
 
@@ -258,9 +313,10 @@ class Gateway:
         )
 
     def _reflection_contents(self) -> tuple[descriptor_pool.DescriptorPool, list[str]]:
-        """What reflection describes: the fronted contracts plus health and reflection themselves."""
+        """What reflection describes: the fronted contracts plus health and reflection themselves,
+        reflection under both names it is served by, each with a file a client can ask for."""
         pool = self.pool  # the decoding pool; health and reflection's own files are added once
-        for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR):
+        for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR, _REFLECTION_V1_FILE):
             with contextlib.suppress(TypeError, KeyError):
                 pool.FindFileByName(extra.name)
                 continue
@@ -269,6 +325,7 @@ class Gateway:
             *self.table.services,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
+            _REFLECTION_V1,
         ]
         return pool, names
 
@@ -294,11 +351,16 @@ class Gateway:
             ]
         )
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop accepting calls, let in-flight calls finish for up to ``grace`` seconds, then close."""
+    async def stop(self, grace: float | None = None, drain: float = 0.0) -> None:
+        """Report not ready, keep serving for ``drain`` seconds (load balancers see the change and stop
+        sending), then stop accepting calls, let in-flight calls finish for up to ``grace`` seconds,
+        and close."""
         grace = self.settings.shutdown.grace_period_seconds if grace is None else grace
         self._stopping = True
         await self.health.enter_graceful_shutdown()
+        if drain > 0:
+            log.info("draining: not ready, still serving for %.1f s", drain)
+            await asyncio.sleep(drain)
         await self.http.stop()
         if self.server is not None:
             await self.server.stop(grace)
@@ -312,19 +374,22 @@ class Gateway:
 
 async def run_until_signalled(
     start: Callable[[], Any],
-    stop: Callable[[], Any],
+    stop: Callable[[signal.Signals], Any],
     on_ready: Callable[[], None] | None = None,
     reload: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
-    """Start, wait for SIGTERM/SIGINT, stop gracefully; a second signal exits at once (status 130)."""
+    """Start, wait for SIGTERM/SIGINT, stop gracefully (``stop`` is told which signal came); a second
+    signal exits at once (status 130)."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
+    received: list[signal.Signals] = []
 
     def on_signal(signum: int) -> None:
         if stopping.is_set():
             os.write(2, b"second signal: exiting now without draining\n")
             os._exit(130)
-        log.info("%s received: draining in-flight calls", signal.Signals(signum).name)
+        received.append(signal.Signals(signum))
+        log.info("%s received: draining in-flight calls", received[0].name)
         stopping.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -352,7 +417,7 @@ async def run_until_signalled(
     try:
         await stopping.wait()
     finally:
-        await stop()
+        await stop(received[0] if received else signal.SIGTERM)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
@@ -361,6 +426,12 @@ async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None =
     gateway = await Gateway.build(settings)
     # From here on every line is structured and passes the redaction layer built from the contracts.
     configure_logging(settings.log, gateway.redactor)
+
+    async def stop(signum: signal.Signals) -> None:
+        # SIGTERM is an orchestrator's (Kubernetes, systemd): drain first. SIGINT is a person at a
+        # terminal: stop now.
+        await gateway.stop(drain=settings.shutdown.drain_seconds if signum == signal.SIGTERM else 0.0)
+
     await run_until_signalled(
-        gateway.start, gateway.stop, None if on_ready is None else lambda: on_ready(gateway), gateway.reload
+        gateway.start, stop, None if on_ready is None else lambda: on_ready(gateway), gateway.reload
     )

@@ -279,6 +279,11 @@ class UpstreamSettings(_Section):
 
 
 class ShutdownSettings(_Section):
+    """On SIGTERM: first ``drain_seconds`` of serving while reporting not ready (health NOT_SERVING,
+    /readyz 503), so load balancers and Kubernetes endpoints stop sending new calls; then no new calls,
+    and ``grace_period_seconds`` for the calls in flight. SIGINT (Ctrl-C) skips the drain window."""
+
+    drain_seconds: Annotated[float, Field(ge=0, le=300, allow_inf_nan=False)] = 0.0
     grace_period_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 10.0
 
 
@@ -622,6 +627,8 @@ def _reason(error: Any, loc: tuple[str | int, ...], shown: str) -> str:
         "too_short": "must not be empty",
         "greater_than": f"must be greater than {_number(ctx.get('gt'))}",
         "greater_than_equal": f"must be at least {_number(ctx.get('ge'))}",
+        "less_than": f"must be less than {_number(ctx.get('lt'))}",
+        "less_than_equal": f"must be at most {_number(ctx.get('le'))}",
     }
     reason = simple.get(kind)
     if reason is None:  # a pydantic message we have not reworded: still name the value

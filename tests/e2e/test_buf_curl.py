@@ -36,7 +36,12 @@ def test_lists_every_tta_service_through_reflection(demo: Demo) -> None:
     assert out.returncode == 0, out.stderr
     listed = set(out.stdout.split())
     assert listed >= TTA_SERVICES
-    assert "grpc.health.v1.Health" in listed
+    # buf curl speaks grpc.reflection.v1; the gateway serves (and lists) v1alpha too.
+    assert listed >= {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
 
 
 def test_lists_methods_of_every_arity(demo: Demo) -> None:
@@ -47,6 +52,8 @@ def test_lists_methods_of_every_arity(demo: Demo) -> None:
         "tta.v1.ChatService/Chat",
         "tta.v1.ChatService/WatchRoom",
         "tta.v1.ChatService/ImportMessages",
+        # every listed service resolves, the v1 reflection service (whose file the gateway derives) too
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     }
 
 

@@ -136,11 +136,15 @@ async def start_gateway(descriptors: list[dict[str, Any]], upstream_port: int) -
     return gateway
 
 
-async def list_services(channel: grpc.aio.Channel) -> list[str]:
-    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-    responses = stub.ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+async def list_services(channel: grpc.aio.Channel, protocol: str = reflection.SERVICE_NAME) -> list[str]:
+    """ListServices over ``protocol``: grpc.reflection.v1alpha.ServerReflection or, with the same
+    (wire-identical) messages, grpc.reflection.v1.ServerReflection."""
+    info = channel.stream_stream(
+        f"/{protocol}/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
     )
+    responses = info(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
     found = [r async for r in responses]
     assert len(found) == 1
     return [s.name for s in found[0].list_services_response.service]

@@ -1,6 +1,6 @@
 """The gRPC door against a real upstream on loopback: all four arities byte-exact, metadata both
 ways, errors relayed unchanged, deadlines and cancellation propagated, unknown methods and stopped
-upstreams answered precisely."""
+upstreams answered precisely; reflection lists every service the door serves."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.descriptors import embedded_descriptor_set
 from gateway.routes import compile_routes
+from tests.integration.gateway.test_descriptor_sources import file_containing, list_services
 from tests.integration.gateway.upstream_double import BAD_REQUEST, UpstreamDouble, status_details
 
 UNARY = "/tta.v1.DiagnosticsService/Echo"
@@ -22,6 +23,8 @@ SERVER_STREAM = "/tta.v1.ChatService/WatchRoom"
 CLIENT_STREAM = "/tta.v1.ChatService/ImportMessages"
 BIDI = "/tta.v1.ChatService/Chat"
 ALL_TTA = {"services": ["tta.v1.*", "tta.v2.*"]}
+REFLECTION_V1ALPHA = "grpc.reflection.v1alpha.ServerReflection"
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 async def _start_double() -> tuple[grpc.aio.Server, UpstreamDouble, int]:
@@ -180,6 +183,27 @@ async def test_unknown_method_is_unimplemented(channel: grpc.aio.Channel) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await channel.unary_unary("/tta.v1.PlayerService/NoSuchMethod")(b"")
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize("protocol", [REFLECTION_V1ALPHA, REFLECTION_V1])
+async def test_reflection_lists_every_served_service_under_both_protocols(
+    channel: grpc.aio.Channel, protocol: str
+) -> None:
+    # Reflection is served under both names (grpcurl and buf curl ask v1 first, older clients
+    # v1alpha), so both are listed, as grpc-go and grpc-java servers list them.
+    listed = await list_services(channel, protocol)
+    assert len(listed) == len(set(listed))
+    served = {REFLECTION_V1ALPHA, REFLECTION_V1, "grpc.health.v1.Health"}
+    assert served | {"tta.v1.DiagnosticsService", "tta.v2.PlayerService"} <= set(listed)
+    # Every listed service resolves to the file that defines it, the v1 one included.
+    files = {f.name: f for f in await file_containing(channel, REFLECTION_V1)}
+    v1 = files["grpc/reflection/v1/reflection.proto"]
+    assert v1.package == "grpc.reflection.v1"
+    [info] = v1.service[0].method
+    assert (info.input_type, info.output_type) == (
+        ".grpc.reflection.v1.ServerReflectionRequest",
+        ".grpc.reflection.v1.ServerReflectionResponse",
+    )
 
 
 async def test_stopped_upstream_is_unavailable_naming_the_service_while_others_work() -> None:

@@ -75,6 +75,18 @@ def write_set(path: Path, acme: descriptor_pb2.FileDescriptorProto) -> None:
     )
 
 
+async def assert_health_unknown(channel: grpc.aio.Channel, service: str) -> None:
+    """``service`` is unknown to the gateway's grpc.health.v1: NOT_FOUND to Check, SERVICE_UNKNOWN
+    as the first reply to Watch."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    watch = stub.Watch(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+    watch.cancel()
+
+
 async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_path: Path) -> None:
     contracts = tmp_path / "acme.binpb"
     write_set(contracts, acme_file())
@@ -108,6 +120,11 @@ async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_pa
                 health_pb2.HealthCheckRequest(service="acme.v1.LoudService"), timeout=5
             )
             assert health.status == health_pb2.HealthCheckResponse.SERVING
+            # A watcher of the added service, to see it forgotten below.
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service="acme.v1.LoudService"), timeout=10
+            )
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
             assert (await client.get(http + SHOUT, params={"payload": "aGk="})).json() == {"payload": "aGk="}
             request = acme_request(b"x")
             assert (
@@ -128,6 +145,19 @@ async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_pa
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await channel.unary_unary("/acme.v1.EchoService/Shout")(request, timeout=5)
             assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            # Dropping a service: health forgets it as if it never existed (grpc.health.v1: Check on an
+            # unknown service is NOT_FOUND, Watch sees SERVICE_UNKNOWN); the services left are SERVING.
+            await assert_health_unknown(channel, "acme.v1.LoudService")
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            watch.cancel()
+            await assert_health_unknown(channel, "acme.v1.NeverDeclared")  # answered the same way
+            for service in ("acme.v1.EchoService", ""):
+                kept = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=5
+                )
+                assert kept.status == health_pb2.HealthCheckResponse.SERVING, service
+            assert "acme.v1.LoudService" not in await list_services(channel)
+            assert "acme.v1.EchoService" in await list_services(channel)
     finally:
         await gateway.stop(0)
         await server.stop(0)

@@ -98,7 +98,7 @@ async def health(target: str) -> int | None:
 
 
 @asynccontextmanager
-async def gateway_process(tmp_path: Path, upstream_port: int) -> AsyncIterator[Running]:
+async def gateway_process(tmp_path: Path, upstream_port: int, drain: float = 0.0) -> AsyncIterator[Running]:
     port = free_port()
     config = tmp_path / "gateway.yaml"
     config.write_text(
@@ -107,7 +107,7 @@ async def gateway_process(tmp_path: Path, upstream_port: int) -> AsyncIterator[R
         "upstreams:\n"
         '  - services: ["tta.v1.*", "tta.v2.*"]\n'
         f'    targets: ["127.0.0.1:{upstream_port}"]\n'
-        f"shutdown: {{grace_period_seconds: {GRACE}}}\n",
+        f"shutdown: {{grace_period_seconds: {GRACE}, drain_seconds: {drain}}}\n",
         encoding="utf-8",
     )
     log = tmp_path / "gateway.log"
@@ -239,3 +239,42 @@ async def test_a_second_sigterm_exits_at_once_with_130(
             await asyncio.wait_for(in_flight, timeout=5)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert b"in-flight" not in handler.finished
+
+
+async def test_sigterm_with_a_drain_window_reports_not_serving_but_keeps_serving_first(
+    tmp_path: Path, upstream: tuple[SlowEcho, int]
+) -> None:
+    """``shutdown.drain_seconds``: health says NOT_SERVING at once (load balancers move away), yet
+    new calls are still answered during the window; then the listener closes, and the process exits 0
+    after about drain + the in-flight work, not before the window ends."""
+    handler, upstream_port = upstream
+    drain = 3.0
+    async with gateway_process(tmp_path, upstream_port, drain=drain) as running:
+        assert await echo(running.target, b"warm-up") == b"warm-up"
+        running.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        while await health(running.target) != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() - signalled < drain / 2, "health did not turn NOT_SERVING"
+            await asyncio.sleep(0.02)
+        served = 0
+        while time.monotonic() - signalled < drain / 2:
+            assert await echo(running.target, b"during-drain-%d" % served, deadline_s=1.0)
+            served += 1
+        assert served > 0
+        assert running.proc.returncode is None
+
+        refused = await refuse_new_calls(running, handler, within=drain + 3)
+        refused_after = time.monotonic() - signalled
+        assert refused.code() == grpc.StatusCode.UNAVAILABLE
+        assert refused_after >= drain - 0.2, f"refused after {refused_after:.1f} s, the drain is {drain} s"
+        assert await running.wait_exit(within=GRACE + 5) == 0, running.output()
+        assert "draining: not ready, still serving for 3.0 s" in running.output()
+
+
+async def test_sigint_skips_the_drain_window(tmp_path: Path, upstream: tuple[SlowEcho, int]) -> None:
+    """Ctrl-C is a person at a terminal: no waiting, even with a drain window configured."""
+    _, upstream_port = upstream
+    async with gateway_process(tmp_path, upstream_port, drain=30.0) as running:
+        running.proc.send_signal(signal.SIGINT)
+        assert await running.wait_exit(within=10) == 0, running.output()
+        assert "draining: not ready" not in running.output()

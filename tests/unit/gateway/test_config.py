@@ -46,6 +46,7 @@ def test_defaults_without_file_or_environment() -> None:
     assert settings.descriptors == ()
     assert settings.upstreams == ()
     assert settings.shutdown.grace_period_seconds == 10.0
+    assert settings.shutdown.drain_seconds == 0.0
     assert settings.log.level == "info"
 
 
@@ -155,6 +156,10 @@ def test_from_mapping() -> None:
         ({"TTA_GATEWAY__HTTP__HTTP2": "true"}, lambda s: s.http.http2 is True),
         ({"TTA_GATEWAY__REDIS__URL": "rediss://r:6380"}, lambda s: s.redis.url == "rediss://r:6380"),
         ({"TTA_GATEWAY__LOG__LEVEL": "error"}, lambda s: s.log.level == "error"),
+        (
+            {"TTA_GATEWAY__SHUTDOWN__DRAIN_SECONDS": "5"},
+            lambda s: s.shutdown.drain_seconds == 5.0,
+        ),
         (
             {"TTA_GATEWAY__SHUTDOWN__GRACE_PERIOD_SECONDS": "2.5"},
             lambda s: s.shutdown.grace_period_seconds == 2.5,
@@ -299,6 +304,10 @@ def test_errors_name_file_or_variable_by_where_the_key_came_from(tmp_path: Path)
         (
             "shutdown: {grace_period_seconds: -1}",
             ["shutdown.grace_period_seconds: must be at least 0 (got -1)"],
+        ),
+        (
+            "shutdown: {drain_seconds: 301}",
+            ["shutdown.drain_seconds: must be at most 300 (got 301)"],
         ),
         (
             "redis: {url: 'http://cache:6379'}",
