@@ -25,6 +25,8 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from transcoder._encode import encoder
+
 _F = FieldDescriptor
 _MAX_SHOWN = 40  # an echoed value is cut here: errors are logged and returned, never a data dump
 _DECIMAL = re.compile(r"-?[0-9]+")  # int() would also take "1_000", " 7 " and non-ASCII digits
@@ -285,6 +287,8 @@ def to_json_field(message: Message, field_path: str, options: JsonOptions) -> by
 
 
 def _to_dict(message: Message, options: JsonOptions, unpopulated: bool) -> Any:
+    if not unpopulated:  # the default: compiled per type, the same answers (transcoder._encode)
+        return encoder(descriptor_of(message), proto_names=options.use_proto_names)(message)
     return json_format.MessageToDict(
         message,
         always_print_fields_with_no_presence=unpopulated,
