@@ -33,18 +33,22 @@ TE = (b"te", b"trailers")
 Door = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
-@pytest.fixture
-async def gateway() -> AsyncIterator[Gateway]:
-    server, _, port = await _start_double()
-    settings = Settings.from_mapping(
+def _http2_settings(upstream_port: int) -> Settings:
+    """A gateway on free loopback ports whose HTTP door also speaks h2c, in front of the double."""
+    return Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0, "http2": True},
             "admin": {"port": 0},
-            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
+            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{upstream_port}"]}],
         }
     )
-    gw = await Gateway.build(settings)
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    server, _, port = await _start_double()
+    gw = await Gateway.build(_http2_settings(port))
     await gw.start()
     yield gw
     await gw.stop(0)
@@ -284,15 +288,7 @@ async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
     # uvicorn's graceful shutdown with the zttp protocol: an idle HTTP/2 connection is closed, a stream
     # in flight still gets its answer (here the 504 of its 1 s deadline), then the port is closed.
     server, _, port = await _start_double()
-    settings = Settings.from_mapping(
-        {
-            "grpc": {"host": "127.0.0.1", "port": 0},
-            "http": {"host": "127.0.0.1", "port": 0, "http2": True},
-            "admin": {"port": 0},
-            "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
-        }
-    )
-    gw = await Gateway.build(settings)
+    gw = await Gateway.build(_http2_settings(port))
     await gw.start()
     base = f"http://127.0.0.1:{gw.http_port}"
     stopped = False
