@@ -34,7 +34,6 @@ from typing import Any
 import orjson
 import uvicorn
 
-from gateway._h2c import H2cProtocol
 from gateway.errors import ConfigError
 from gateway.telemetry.metrics import GatewayMetrics
 
@@ -228,6 +227,13 @@ class AdminServer:
         self.name = name  # the settings section, named in a bind failure
         self.host = host
         self.http2 = http2
+        protocol: Any = "httptools"
+        if http2:
+            # Imported only when asked for: zttp (alpha) and uvicorn's zttp internals stay unloaded
+            # in every gateway that does not serve HTTP/2.
+            from gateway._h2c import H2cProtocol
+
+            protocol = H2cProtocol
         self.config = uvicorn.Config(
             app,
             host=host,
@@ -239,7 +245,7 @@ class AdminServer:
             # zttp is the only uvicorn protocol with HTTP/2, and the only one that implements the ASGI
             # http.response.trailers extension (on its HTTP/2 side); it is alpha, so opt-in. H2cProtocol
             # is what uvicorn's `http="zttp", http2=True` selects, with a fix (see gateway._h2c).
-            http=H2cProtocol if http2 else "httptools",
+            http=protocol,
             ws="none",
             server_header=False,
             # A scrape in progress gets this long at shutdown; the gateway's grace period is the bound.

@@ -374,11 +374,12 @@ class Gateway:
 
 async def run_until_signalled(
     start: Callable[[], Any],
-    stop: Callable[[signal.Signals], Any],
+    stop: Callable[[signal.Signals | None], Any],
     on_ready: Callable[[], None] | None = None,
     reload: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
-    """Start, wait for SIGTERM/SIGINT, stop gracefully (``stop`` is told which signal came); a second
+    """Start, wait for SIGTERM/SIGINT, stop gracefully (``stop`` is told which signal came, None when
+    the wait was cancelled); a second
     signal exits at once (status 130)."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -417,7 +418,7 @@ async def run_until_signalled(
     try:
         await stopping.wait()
     finally:
-        await stop(received[0] if received else signal.SIGTERM)
+        await stop(received[0] if received else None)  # None: ended without a signal (cancelled)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
@@ -427,7 +428,7 @@ async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None =
     # From here on every line is structured and passes the redaction layer built from the contracts.
     configure_logging(settings.log, gateway.redactor)
 
-    async def stop(signum: signal.Signals) -> None:
+    async def stop(signum: signal.Signals | None) -> None:
         # SIGTERM is an orchestrator's (Kubernetes, systemd): drain first. SIGINT is a person at a
         # terminal: stop now.
         await gateway.stop(drain=settings.shutdown.drain_seconds if signum == signal.SIGTERM else 0.0)

@@ -264,11 +264,7 @@ class HttpDoor:
         try:
             await self._serve(scope, receive, send)
         except Exception as caught:
-            if not isinstance(caught, HttpError):
-                # A bug: answer 500 and keep serving; the stack goes to the log (redacted).
-                log.exception("bug: the HTTP door failed")
-                caught = HttpError(Code.INTERNAL, "internal error in the gateway")
-            err = caught
+            err = _as_http_error(caught)
             # Refused before the call began: still answer with a request id, the caller's or a new one.
             rid = header(scope, b"x-request-id")
             if not valid_request_id(rid):
@@ -276,7 +272,7 @@ class HttpDoor:
             headers = [*err.headers, (b"x-request-id", str(rid).encode())]
             try:
                 await send_error(send, err.code, err.message, err.status, field=err.field, headers=headers)
-            except RuntimeError:  # the response had already started (a failure mid-stream): nothing to add
+            except RuntimeError:  # the response had already started: nothing more can be said
                 log.warning("could not report an error: the response had already started")
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -410,7 +406,7 @@ class HttpDoor:
         metadata: list[tuple[str, str]],
         deadline_s: float,
         send: Send,
-        trailers: bool = False,
+        trailers: bool,
     ) -> grpc.StatusCode:
         rpc = await self._call(target, requests, metadata, deadline_s, call)
         try:
@@ -419,7 +415,10 @@ class HttpDoor:
             call.upstream_finished()
             return await _send_rpc_error(send, err, target, call, trailers)
         call.upstream_finished()
-        body = self._json(target, payload)
+        try:
+            body = self._json(target, payload)
+        except Exception as exc:  # an answer the door cannot render: a 500 within this call
+            return await _send_door_failure(send, exc, call, await rpc.initial_metadata(), trailers)
         await send_whole(
             send,
             200,
@@ -439,16 +438,17 @@ class HttpDoor:
         deadline_s: float,
         fmt: streaming.StreamFormat,
         send: Send,
-        trailers: bool = False,
-        receive: Receive | None = None,
+        trailers: bool,
+        receive: Receive,
     ) -> grpc.StatusCode:
         rpc = await self._call(target, requests, metadata, deadline_s, call)
         first = True  # no message framed yet
         started = False  # http.response.start sent: from here on every path ends the body (and trailers)
+        initial: Any = ()
         # A stream can outlive its client by hours (a room watch): when the client goes away, cancel
         # the upstream call at once, as the gRPC door does when its caller cancels. (A unary call is
         # bounded by its deadline, so it is not watched: a watcher task per request costs CPU.)
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, rpc)) if receive is not None else None
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, rpc))
         try:
             initial = await rpc.initial_metadata()
             async for payload in rpc:
@@ -464,7 +464,7 @@ class HttpDoor:
             call.upstream_finished()
             if not started:
                 return await _send_rpc_error(send, err, target, call, trailers)
-            if watcher is not None and watcher.done() and err.code() is grpc.StatusCode.CANCELLED:
+            if _client_left(watcher) and err.code() is grpc.StatusCode.CANCELLED:
                 return grpc.StatusCode.CANCELLED  # the client went away: nobody to tell
             trailing: Any = err.trailing_metadata() or ()
             details = parse_details(dict(trailing).get("grpc-status-details-bin"))
@@ -473,28 +473,25 @@ class HttpDoor:
             await end_body(send, fmt.error(error_json, first), trailer_fields(trailing), trailers)
             return code
         except Exception as exc:
-            if not started:
-                raise  # nothing sent yet: HttpDoor.__call__ answers with an ordinary error response
+            rpc.cancel()
+            call.upstream_finished()
+            if not started:  # nothing sent yet: an ordinary error response, within this call
+                return await _send_door_failure(send, exc, call, initial, trailers)
             # The status line (200) is out: report the failure in-band, as an upstream error after the
             # first message is, rather than cutting the body short (and, with trailers negotiated,
             # leaving the response without the trailers its start promised).
-            rpc.cancel()
-            call.upstream_finished()
-            if isinstance(exc, HttpError):
-                failure, message = exc.code, exc.message
-            else:
-                log.exception("bug: the HTTP door failed in the middle of a stream")
-                failure, message = Code.INTERNAL, "internal error in the gateway"
-            await end_body(send, fmt.error(status_body(failure, message, ()), first), [], trailers)
-            return _GRPC_STATUS[failure]
+            failure = _as_http_error(exc)
+            await end_body(
+                send, fmt.error(status_body(failure.code, failure.message, ()), first), [], trailers
+            )
+            return _GRPC_STATUS[failure.code]
         except asyncio.CancelledError:
-            if watcher is not None and watcher.done() and not watcher.cancelled():
+            if _client_left(watcher):
                 call.upstream_finished()
                 return grpc.StatusCode.CANCELLED  # grpc.aio raises this in the reader of a cancelled call
             raise
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            watcher.cancel()
         call.upstream_finished()
         trailing = await rpc.trailing_metadata()
         if not started:
@@ -506,11 +503,49 @@ class HttpDoor:
         return grpc.StatusCode.OK
 
 
-async def _cancel_on_disconnect(receive: Receive, rpc: Any) -> None:
-    """Wait for ``http.disconnect``, then cancel the upstream call. The body has been read, so by the
-    ASGI spec nothing else can arrive; a server that sends something else anyway is not watched."""
-    if (await receive())["type"] == "http.disconnect":
-        rpc.cancel()
+async def _cancel_on_disconnect(receive: Receive, rpc: Any) -> bool:
+    """Wait for ``http.disconnect``, then cancel the upstream call; True when the client left. The body
+    has been read, so by the ASGI spec nothing else can arrive; a server that sends something else
+    anyway (or fails) is not watched."""
+    try:
+        message = await receive()
+    except Exception:
+        log.exception("bug: receive() failed while watching for the client to leave")
+        return False
+    if message["type"] != "http.disconnect":
+        return False
+    rpc.cancel()
+    return True
+
+
+def _client_left(watcher: asyncio.Future[bool]) -> bool:
+    return watcher.done() and not watcher.cancelled() and watcher.result()
+
+
+def _as_http_error(exc: Exception) -> HttpError:
+    """A failure of the door itself as the error its client gets: its own refusal, or a bug (logged with
+    its stack, through the redaction layer) answered as INTERNAL without detail."""
+    if isinstance(exc, HttpError):
+        return exc
+    log.exception("bug: the HTTP door failed")
+    return HttpError(Code.INTERNAL, "internal error in the gateway")
+
+
+async def _send_door_failure(
+    send: Send, exc: Exception, call: CallScope, initial: Any, trailers: bool
+) -> grpc.StatusCode:
+    """The door failed after the upstream call began, before the response started: an error response
+    carrying the call's own ids (the ones in its access line and sent upstream)."""
+    err = _as_http_error(exc)
+    await send_error(
+        send,
+        err.code,
+        err.message,
+        err.status,
+        headers=response_headers(call, initial),
+        trailers=trailers,
+    )
+    return _GRPC_STATUS[err.code]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

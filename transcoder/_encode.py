@@ -11,7 +11,7 @@ the same order. Example::
     >>> encode(Player(player_id="p1", state=PLAYER_STATE_ACTIVE, created_at=Timestamp(seconds=0)))
     {'playerId': 'p1', 'state': 'PLAYER_STATE_ACTIVE', 'createdAt': '1970-01-01T00:00:00Z'}
 
-The same rules as ``json_format`` (and tests/unit/transcoder/test_codec.py compares the two over
+The same rules as ``json_format`` (and tests/unit/transcoder/test_encode.py compares the two over
 generated messages of every field kind): 64-bit integers as strings, enums by name (an unknown value of
 an open enum as its number), bytes as standard base64, ``float`` fields at their shortest float32
 spelling, infinities and NaN as strings, map keys as strings. Timestamp, Duration and FieldMask use their

@@ -118,26 +118,25 @@ def apply_query(
     seen: dict[str, str] = {}  # field path, map entry or oneof → the field path that set it
     for key, value in params:
         if len(key) <= _CACHED_KEY_LENGTH:
-            fields = _resolve_key(descriptor, key, skipped, unknown)
+            fields, map_key = _resolve_key(descriptor, key, skipped, unknown)
         else:  # a long key is unusual; it is resolved every time rather than kept in the cache
-            fields = _resolve_key.__wrapped__(descriptor, key, skipped, unknown)
+            fields, map_key = _resolve_key.__wrapped__(descriptor, key, skipped, unknown)
         if fields:
-            match = _MAP_KEY.fullmatch(key)
-            _set(message, fields, value, match.group(2) if match else None, key, seen)
+            _set(message, fields, value, map_key, key, seen)
 
 
 @functools.lru_cache(maxsize=4096)
 def _resolve_key(
     descriptor: Descriptor, key: str, skip: frozenset[str], unknown: str
-) -> tuple[FieldDescriptor, ...]:
-    """:func:`_resolve` for one parameter key, memoised: the answer depends only on the message type,
+) -> tuple[tuple[FieldDescriptor, ...], str | None]:
+    """:func:`_resolve` for one parameter key, and the map key it addresses, memoised: the answer depends only on the message type,
     the key and the route's bound fields, and resolving walks descriptors by name (the costly part of
     a query on the hot path). Errors are raised again on each call (exceptions are not cached)."""
-    path = key
+    path, map_key = key, None
     if match := _MAP_KEY.fullmatch(key):
-        path = match.group(1)
+        path, map_key = match.group(1), match.group(2)
     bound = [tuple(p.split(".")) for p in skip]
-    return _resolve(descriptor, key, path, bound, unknown)
+    return _resolve(descriptor, key, path, bound, unknown), map_key
 
 
 def _resolve(

@@ -184,7 +184,7 @@ class RouterBuilder(Generic[T]):
             template = route.program.template
             if all(s.kind is SegmentKind.LITERAL for s in template.segments):
                 path = "/" + "/".join(normalize_segment(s.text) for s in template.segments)
-                if route.program.verb is not None:
+                if route.program.verb is not None:  # already normalised by compile_template
                     path += ":" + route.program.verb
                 exact.setdefault(path, {})[route.method] = route
         return Router(root.freeze(), MappingProxyType({k: MappingProxyType(v) for k, v in exact.items()}))

@@ -6,7 +6,7 @@ asks the scope for the metadata to send upstream and to return to the client.
 
 Cost matters here (every call pays it): ids come from a per-process ``random.Random`` seeded from
 ``os.urandom`` (no system call per id; ids are correlation handles, not secrets: a caller may send any
-request id it likes, and OpenTelemetry's own id generator does the same), metric children are bound once
+request id it likes, and OpenTelemetry's own id generator uses ``random`` too), metric children are bound once
 per route, the access line is one ``orjson`` write, and with the ``none`` exporter no span exists.
 """
 
@@ -36,6 +36,8 @@ from gateway.telemetry.tracing import remote_parent
 
 log = logging.getLogger("gateway.calls")
 _ids = random.Random(os.urandom(32))
+# A forked child must not repeat its parent's ids (the gateway never forks, but a host process may).
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
 REQUEST_ID = "x-request-id"
 TRACEPARENT = "traceparent"

@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 import pytest
 
@@ -207,10 +210,21 @@ async def test_a_message_the_door_cannot_render_mid_stream_is_in_band(gateway: G
 async def test_a_first_message_the_door_cannot_render_is_an_error_response(gateway: Gateway) -> None:
     # The echoed WatchRoomRequest is no WatchRoomResponse: rendered before the status line went out,
     # so the client gets a 500 rather than a 200 and a broken body.
-    sent = await call(gateway.http_door, "/api/v1/sessions/se_1/messages:watch", [TE])
-    assert kinds(sent) == ["start", "body"]
+    assert gateway.metrics is not None
+    sample = (
+        "tta_gateway_requests_total",
+        {"door": "http", "method": "GET /api/v1/sessions/{session_id}/messages:watch", "code": "INTERNAL"},
+    )
+    before = gateway.metrics.registry.get_sample_value(*sample) or 0.0
+    sent = await call(
+        gateway.http_door, "/api/v1/sessions/se_1/messages:watch", [TE, (b"x-request-id", b"rq-render")]
+    )
+    assert kinds(sent) == ["start", "body", "trailers"]  # negotiated: the trailers message follows
     assert sent[0]["status"] == 500
     assert json.loads(sent[1]["body"])["code"] == 13
+    # Answered within the call: its own id, and the call is counted as the INTERNAL failure it is.
+    assert (b"x-request-id", b"rq-render") in sent[0]["headers"]
+    assert gateway.metrics.registry.get_sample_value(*sample) == before + 1
 
 
 # --- a real HTTP/2 client ---------------------------------------------------------------------------
@@ -286,8 +300,8 @@ async def test_curl_over_http2_without_te_gets_trailer_headers_for_unary_only(
 
 async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
     # uvicorn's graceful shutdown with the zttp protocol: an idle HTTP/2 connection is closed, a stream
-    # in flight still gets its answer (here the 504 of its 1 s deadline), then the port is closed.
-    server, _, port = await _start_double()
+    # in flight still gets its answer (here the 504 of its 3 s deadline), then the port is closed.
+    server, double, port = await _start_double()
     gw = await Gateway.build(_http2_settings(port))
     await gw.start()
     base = f"http://127.0.0.1:{gw.http_port}"
@@ -299,9 +313,9 @@ async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
         ):
             assert (await idle.get(PLAYER)).http_version == "HTTP/2"
             slow = asyncio.create_task(
-                busy.get(PLAYER, headers={"Grpc-Metadata-X-Behaviour": "hang", "Grpc-Timeout": "1S"})
+                busy.get(PLAYER, headers={"Grpc-Metadata-X-Behaviour": "hang", "Grpc-Timeout": "3S"})
             )
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(double.hanging.get(), timeout=10)  # the call is in flight upstream
             await asyncio.wait_for(gw.stop(0), timeout=5)
             stopped = True
             assert (await slow).status_code == 504
@@ -310,6 +324,55 @@ async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
     finally:
         if not stopped:
             await gw.stop(0)
+        await server.stop(0)
+
+
+async def test_resetting_an_http2_stream_cancels_the_upstream_call() -> None:
+    """RST_STREAM from the client (what a browser's AbortController sends over HTTP/2) on a watch that
+    has sent its first message: the upstream call is cancelled, and the connection goes on serving.
+    Driven with the ``h2`` library (httpx never resets a stream it stops reading)."""
+    server, double, port = await _start_double()
+    gw = await Gateway.build(_http2_settings(port))
+    await gw.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.http_port)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+
+    async def exchange() -> list[h2.events.Event]:
+        writer.write(conn.data_to_send())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(65536), timeout=10)
+        assert data, "the gateway closed the connection"
+        return list(conn.receive_data(data))
+
+    def get(path: str, behaviour: str) -> int:
+        stream = conn.get_next_available_stream_id()
+        headers = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", path)]
+        conn.send_headers(stream, [*headers, ("grpc-metadata-x-behaviour", behaviour)], end_stream=True)
+        return stream
+
+    try:
+        conn.initiate_connection()
+        watch = get("/api/v1/sessions/se_1/messages:watch", "stream-hang")
+        first: bytes = b""
+        while not first:
+            for event in await exchange():
+                if isinstance(event, h2.events.DataReceived) and event.stream_id == watch:
+                    first = event.data
+        assert json.loads(first) == {}  # the first message arrived; then the client resets the stream
+        conn.reset_stream(watch)
+        writer.write(conn.data_to_send())
+        await writer.drain()
+        assert await asyncio.wait_for(double.cancelled.get(), timeout=5) == "/tta.v1.ChatService/WatchRoom"
+
+        again = get(PLAYER, "echo")  # the same connection still serves
+        ended = False
+        while not ended:
+            for event in await exchange():
+                if isinstance(event, h2.events.StreamEnded) and event.stream_id == again:
+                    ended = True
+    finally:
+        writer.close()
+        await gw.stop(0)
         await server.stop(0)
 
 

@@ -9,7 +9,7 @@ arity, so the gateway cannot tell it from a TTA service; only what it does diffe
   with a BadRequest) and a trailer, after sending initial metadata.
 - ``deadline``: answer with the remaining time it sees, as ASCII seconds.
 - ``metadata``: answer with the metadata it received, as ``key=value`` lines.
-- ``hang``: wait until cancelled, then record the method in ``cancelled``.
+- ``hang``: record the method in ``hanging``, wait until cancelled, then record it in ``cancelled``.
 - ``stream-hang`` (server streams): send one message, then the same as ``hang``.
 - streams: ``echo`` sends each request back (server stream: three copies), ``stream-error`` fails
   after the first message, ``stream-error-empty`` sends one empty message then fails,
@@ -62,6 +62,7 @@ class UpstreamDouble(grpc.GenericRpcHandler):
     def __init__(self, table: RouteTable) -> None:
         self.table = table
         self.cancelled: asyncio.Queue[str] = asyncio.Queue()
+        self.hanging: asyncio.Queue[str] = asyncio.Queue()  # ``hang`` calls, as they begin to wait
         self.calls: list[str] = []
         self.stream_sizes: list[int] = []  # how many messages each client stream carried
 
@@ -87,6 +88,7 @@ class UpstreamDouble(grpc.GenericRpcHandler):
             # bytes or string, e.g. EchoResponse: the HTTP door can render it.
             return text if behaviour == "metadata" else _field1(text)
         if behaviour == "hang":
+            await self.hanging.put(path)
             try:
                 await asyncio.sleep(3600)
             except asyncio.CancelledError:

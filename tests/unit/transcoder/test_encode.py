@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from google.protobuf import json_format, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tta.v1 import world_pb2
@@ -14,6 +14,8 @@ from tta.v1 import world_pb2
 from tests.unit.transcoder.test_codec import _TYPES, desc, messages
 from transcoder import _encode
 from transcoder._encode import encoder
+
+_F = descriptor_pb2.FieldDescriptorProto
 
 
 def _reference(message: object, proto_names: bool) -> object:
@@ -67,3 +69,21 @@ def test_the_cache_starts_afresh_past_its_limit(monkeypatch: pytest.MonkeyPatch)
     assert encoder(world_pb2.World.DESCRIPTOR, proto_names=False)(world_pb2.World(title="t")) == {
         "title": "t"
     }
+
+
+def test_a_message_with_an_extension_set_falls_back_to_json_format() -> None:
+    """Extensions are not compiled: json_format writes such a message (``[pkg.name]`` keys)."""
+    f = descriptor_pb2.FileDescriptorProto(name="test/v3/ext.proto", package="test.v3", syntax="proto2")
+    base = f.message_type.add(name="Base")
+    base.extension_range.add(start=100, end=200)
+    base.field.add(name="s", number=1, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
+    f.extension.add(
+        name="extra", number=100, type=_F.TYPE_INT32, label=_F.LABEL_OPTIONAL, extendee=".test.v3.Base"
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    message = message_factory.GetMessageClass(pool.FindMessageTypeByName("test.v3.Base"))(s="x")
+    assert encoder(message.DESCRIPTOR, proto_names=False)(message) == {"s": "x"}  # compiled path
+    message.Extensions[pool.FindExtensionByName("test.v3.extra")] = 5
+    got = encoder(message.DESCRIPTOR, proto_names=False)(message)
+    assert got == _reference(message, False) == {"s": "x", "[test.v3.extra]": 5}
