@@ -51,12 +51,13 @@ fmt: $(VENV)/.synced ## format and autofix
 bench: $(VENV)/.synced ## benchmarks: gateway beside direct calls, printed as ratios
 	$(PY) -m bench
 
-schemathesis: $(VENV)/.synced ## fuzz the running demo's REST door from its /openapi.json (no 5xx, responses match the schema)
+schemathesis: $(VENV)/.synced ## fuzz the running demo's REST door from its /openapi.json (no 5xx, responses and every NDJSON line match the schema)
 	@$(VENV)/bin/tta-gateway demo --grpc-port 50591 --http-port 8591 --admin-port 9591 > .schemathesis-demo.log 2>&1 & \
 	  pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	  for i in $$(seq 100); do curl -sf http://127.0.0.1:9591/readyz >/dev/null && break; sleep 0.2; done; \
-	  $(VENV)/bin/schemathesis run http://127.0.0.1:8591/openapi.json \
-	    --checks not_a_server_error,response_schema_conformance --max-examples 25 --workers 2
+	  SCHEMATHESIS_HOOKS=tools.schemathesis_hooks PYTHONPATH=. $(VENV)/bin/schemathesis run \
+	    http://127.0.0.1:8591/openapi.json --max-examples 25 --workers 2 \
+	    --checks not_a_server_error,response_schema_conformance,ndjson_lines_conform
 
 clean: ## remove the virtualenvs
 	rm -rf $(VENV) .tools
