@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -226,3 +227,50 @@ def test_docs_page_works_offline(rest: httpx.Client) -> None:
 def test_early_refusals_carry_a_request_id(rest: httpx.Client) -> None:
     assert rest.get("/api/v1/nope").headers["x-request-id"]
     assert rest.get("/api/v1/nope", headers={"X-Request-Id": "mine-1"}).headers["x-request-id"] == "mine-1"
+
+
+def test_a_room_watch_delivers_a_message_posted_over_rest(rest: httpx.Client, demo: Demo) -> None:
+    """The open-ended watch (left out of `make schemathesis`, which can only time out on it): a message
+    posted over REST reaches an NDJSON watcher of the room, then the watcher leaves."""
+    email = f"watch-{uuid.uuid4().hex[:8]}@example.org"
+    player = rest.post(
+        "/api/v1/players", json={"player": {"displayName": "W", "email": email}, "password": "pw"}
+    )
+    assert player.status_code == 200, player.text
+    session = rest.post(
+        "/api/v1/sessions",
+        json={"playerId": player.json()["player"]["playerId"], "worldId": "wd_quiet_harbour"},
+    )
+    assert session.status_code == 200, session.text
+    session_id = session.json()["session"]["sessionId"]
+    text = f"a calm morning at the harbour {uuid.uuid4().hex[:6]}"
+    demo.secrets.add(text)  # player text: it must never reach the demo's log
+    received = threading.Event()
+
+    def post_until_seen() -> None:
+        # The watch subscribes when the gateway has made its upstream call, which the client cannot
+        # see (the status line comes with the first message), so post until the watcher has one.
+        with httpx.Client(base_url=rest.base_url, timeout=10) as poster:
+            for attempt in range(50):
+                if received.is_set():
+                    return
+                sent = poster.post(
+                    f"/api/v1/sessions/{session_id}/messages",
+                    json={"clientMessageId": f"m{attempt}", "text": text},
+                )
+                assert sent.status_code == 200, sent.text
+                received.wait(0.2)
+
+    poster = threading.Thread(target=post_until_seen, daemon=True)
+    poster.start()
+    try:
+        with rest.stream("GET", f"/api/v1/sessions/{session_id}/messages:watch") as watch:
+            assert watch.status_code == 200
+            assert watch.headers["content-type"].startswith("application/x-ndjson")
+            first = json.loads(next(watch.iter_lines()))
+            received.set()
+    finally:
+        received.set()
+        poster.join(timeout=15)
+    assert first["message"]["text"] == text
+    assert first["message"]["sessionId"] == session_id
