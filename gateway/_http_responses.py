@@ -1,5 +1,6 @@
-"""Writing HTTP responses for the HTTP door, in ASGI messages: headers from metadata, trailers when
-negotiated, whole responses and ``google.rpc.Status`` errors, and the end of a stream.
+"""ASGI for the gateway's HTTP apps (the HTTP door, the admin endpoints): the protocol's types, the
+lifespan answer, and writing responses: headers from metadata, trailers when negotiated, whole
+responses and ``google.rpc.Status`` errors, and the end of a stream.
 
 Trailers, as grpc-gateway's runtime sends them: headers named ``Grpc-Trailer-<key>``, or, when the
 client sent ``TE: trailers`` and the server implements the ASGI ``http.response.trailers`` extension
@@ -24,8 +25,21 @@ Scope = MutableMapping[str, Any]
 Message_ = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message_]]
 Send = Callable[[Message_], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _TRAILERS_EXTENSION = "http.response.trailers"  # ASGI HTTP spec, "Extensions"
+
+
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """The ASGI lifespan protocol for an app with nothing to set up or tear down (the gateway owns its
+    resources): acknowledge start-up and shutdown, then return."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def header(scope: Scope, name: bytes) -> str | None:

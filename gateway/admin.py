@@ -27,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import uvicorn
 
+from gateway._http_responses import ASGIApp, Receive, Scope, Send, answer_lifespan
 from gateway.errors import ConfigError
 from gateway.telemetry.metrics import GatewayMetrics
 
@@ -50,11 +51,6 @@ log = logging.getLogger(__name__)
 
 # The ASGI protocol (https://asgi.readthedocs.io/en/latest/specs/main.html), written down as starlette
 # does in starlette/types.py.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ReadinessCheck = Callable[[], Awaitable["Readiness"]]
 
@@ -108,7 +104,7 @@ class _AdminApp:
         if kind == "http":
             await self._http(scope, send)
         elif kind == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
         elif kind == "websocket":  # not served here: refuse the handshake (ASGI: close before accept)
             await send({"type": "websocket.close", "code": 1008})
 
@@ -180,17 +176,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     # ASGI header names are lower-cased byte strings; values are latin-1 (RFC 9110 section 5.5).
     values = [v for k, v in scope.get("headers", ()) if k == name]
     return b",".join(values).decode("latin-1") if values else None
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to set up or tear down: the gateway owns the resources; answer the protocol and return.
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 # --- the server -------------------------------------------------------------------------------------

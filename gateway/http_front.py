@@ -49,6 +49,7 @@ from gateway._http_responses import (
     Receive,
     Scope,
     Send,
+    answer_lifespan,
     end_body,
     header,
     response_headers,
@@ -230,13 +231,8 @@ class HttpDoor:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         origin = header(scope, b"origin")
