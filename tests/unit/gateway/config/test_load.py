@@ -1,5 +1,5 @@
-"""Settings: defaults, YAML files, the TTA `gateway:` section, environment overrides, and the wording
-of every kind of error (source, key path, reason). Tests pass `environ=` explicitly, never os.environ."""
+"""Loading settings: defaults, YAML files, the TTA `gateway:` section, environment overrides, and
+errors that name the file or the variable a value came from."""
 
 from __future__ import annotations
 
@@ -16,19 +16,7 @@ from gateway.config import (
     load_settings,
 )
 from gateway.errors import ConfigError
-
-NO_ENV: dict[str, str] = {}
-
-
-def write(tmp_path: Path, text: str, name: str = "gateway.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems(excinfo: pytest.ExceptionInfo[ConfigError]) -> list[str]:
-    return str(excinfo.value).splitlines()
-
+from tests.unit.gateway.config._support import NO_ENV, problems, write
 
 # --- defaults and sources ---------------------------------------------------------------------------
 
@@ -98,11 +86,6 @@ log: {level: debug}
     )
     assert settings.shutdown.grace_period_seconds == 0
     assert settings.log.level == "debug"
-
-
-def test_upstream_name_defaults_to_first_service_pattern() -> None:
-    upstream = UpstreamSettings(services=("tta.v1.ChatService", "tta.v1.*"), targets=("h:1",))
-    assert upstream.name == "tta.v1.ChatService"
 
 
 def test_tta_config_gateway_section_only(tmp_path: Path) -> None:
@@ -227,7 +210,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         (
             {"TTA_GATEWAY__GRCP__PORT": "1"},
             "environment TTA_GATEWAY__GRCP__PORT: grcp: unknown key "
-            "(known keys: grpc, http, admin, redis, descriptors, upstreams, shutdown, log, tracing, metrics)",
+            "(known keys: grpc, http, admin, redis, descriptors, upstreams, deadlines, shutdown, log, tracing, metrics)",
         ),
         (
             {"TTA_GATEWAY__UPSTREAMS": '[{"services": ["tta.v1.*"], "targets": ["localhost"]}]'},
@@ -280,190 +263,6 @@ def test_errors_name_file_or_variable_by_where_the_key_came_from(tmp_path: Path)
     ]
 
 
-# --- one reason per kind of mistake -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "grpc: {prot: 1}",
-            ["grpc.prot: unknown key (known keys: host, port, max_message_bytes, reflection)"],
-        ),
-        ("grpc: {port: 70000}", ["grpc.port: must be between 0 and 65535 (0 picks a free port) (got 70000)"]),
-        ("http: {port: eighty}", ['http.port: must be an integer (got "eighty")']),
-        ("admin: {port: -1}", ["admin.port: must be between 0 and 65535 (0 picks a free port) (got -1)"]),
-        ("grpc: {max_message_bytes: 0}", ["grpc.max_message_bytes: must be greater than 0 (got 0)"]),
-        ("grpc: {reflection: maybe}", ['grpc.reflection: must be true or false (got "maybe")']),
-        ("http: {http2: h2c}", ['http.http2: must be true or false (got "h2c")']),
-        ("grpc: 5", ["grpc: must be a mapping (got 5)"]),
-        (
-            "log: {level: verbose}",
-            ['log.level: must be one of debug, info, warning or error (got "verbose")'],
-        ),
-        (
-            "shutdown: {grace_period_seconds: -1}",
-            ["shutdown.grace_period_seconds: must be at least 0 (got -1)"],
-        ),
-        (
-            "shutdown: {drain_seconds: 301}",
-            ["shutdown.drain_seconds: must be at most 300 (got 301)"],
-        ),
-        (
-            "redis: {url: 'http://cache:6379'}",
-            ['redis.url: must start with redis://, rediss:// or unix:// (got "http://cache:6379")'],
-        ),
-        (
-            "upstreams: [{services: [a.B], targets: [h:1], health_check_interval_seconds: 0}]",
-            ["upstreams[0].health_check_interval_seconds: must be greater than 0 (got 0)"],
-        ),
-        ("upstreams: [{targets: [h:1]}]", ["upstreams[0].services: required key is missing"]),
-        ("upstreams: [{services: [], targets: [h:1]}]", ["upstreams[0].services: must not be empty"]),
-        ("upstreams: [{services: [a.B], targets: []}]", ["upstreams[0].targets: must not be empty"]),
-        (
-            "upstreams: [{services: a.B, targets: [h:1]}]",
-            ['upstreams[0].services: must be a list (got "a.B")'],
-        ),
-        (
-            "upstreams: [{services: [a.B], targets: [h:1]}, {services: [a.B], targets: [k:2], name: other}]",
-            ['upstreams: service "a.B" is claimed by both upstreams[0] and upstreams[1]'],
-        ),
-        (
-            "upstreams: [{services: [a.B], targets: [h:1], name: x},"
-            " {services: [c.D], targets: [k:2], name: x}]",
-            ['upstreams: upstreams[0] and upstreams[1] are both named "x"'],
-        ),
-    ],
-)
-def test_file_errors(tmp_path: Path, text: str, expected: list[str]) -> None:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as excinfo:
-        load_settings(path, environ=NO_ENV)
-    assert problems(excinfo) == [f"{path}: {line}" for line in expected]
-
-
-def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, "grpc: {port: 70000, prot: 1}\nlog: {level: loud}\n")
-    with pytest.raises(ConfigError) as excinfo:
-        load_settings(path, environ=NO_ENV)
-    assert [line.split(": ")[1] for line in problems(excinfo)] == ["grpc.port", "grpc.prot", "log.level"]
-
-
-@pytest.mark.parametrize(
-    ("target", "reason"),
-    [
-        ("localhost", "is not host:port"),
-        ("localhost:", "is not host:port"),
-        (":50061", "is not host:port"),
-        ("localhost:70000", "is not host:port (the port must be between 1 and 65535)"),
-        ("localhost:0", "is not host:port (the port must be between 1 and 65535)"),
-        ("localhost:http", "is not host:port (the port must be between 1 and 65535)"),
-        ("::1:50061", "is not host:port (write IPv6 in brackets, as [::1]:50061)"),
-        ("[::1]", "is not host:port (IPv6 as [::1]:50061)"),
-        ("[nope]:50061", "is not host:port (IPv6 as [::1]:50061)"),
-        ("bad host:1", "is not host:port (the host is not a valid host name)"),
-        ("http://h:1", "is not host:port (write IPv6 in brackets, as [::1]:50061)"),
-    ],
-)
-def test_bad_target(target: str, reason: str) -> None:
-    data = {"upstreams": [{"services": ["tta.v1.*"], "targets": ["ok:1", target]}]}
-    with pytest.raises(ConfigError) as excinfo:
-        Settings.from_mapping(data, source="gateway.yaml")
-    assert problems(excinfo) == [f'gateway.yaml: upstreams[0].targets[1]: "{target}" {reason}']
-
-
-@pytest.mark.parametrize(
-    "target", ["localhost:50061", "10.0.0.7:1", "[::1]:50061", "[fe80::1%eth0]:65535", "players-0.tta_svc:8"]
-)
-def test_good_target(target: str) -> None:
-    settings = Settings.from_mapping({"upstreams": [{"services": ["tta.v1.*"], "targets": [target]}]})
-    assert settings.upstreams[0].targets == (target,)
-
-
-@pytest.mark.parametrize("pattern", ["tta.v1.PlayerService", "tta.v1.*", "PlayerService", "a_b.c2.*"])
-def test_good_service_pattern(pattern: str) -> None:
-    settings = Settings.from_mapping({"upstreams": [{"services": [pattern], "targets": ["h:1"]}]})
-    assert settings.upstreams[0].services == (pattern,)
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    ["*", "tta.*.PlayerService", "tta.v1.", ".tta.v1.PlayerService", "tta.v1.Player Service", "1tta.X", ""],
-)
-def test_bad_service_pattern(pattern: str) -> None:
-    with pytest.raises(ConfigError) as excinfo:
-        Settings.from_mapping({"upstreams": [{"services": [pattern], "targets": ["h:1"]}]}, source="g.yaml")
-    assert problems(excinfo) == [
-        f'g.yaml: upstreams[0].services[0]: "{pattern}" is not a service name or package wildcard '
-        "(like tta.v1.PlayerService or tta.v1.*)"
-    ]
-
-
-# --- descriptors ------------------------------------------------------------------------------------
-
-
-def test_descriptor_forms(tmp_path: Path) -> None:
-    path = write(tmp_path, "descriptors:\n  - file: /abs/tta.binpb\n  - reflection: true\n")
-    assert load_settings(path, environ=NO_ENV).descriptors == (
-        FileDescriptorSource(file=Path("/abs/tta.binpb")),
-        ReflectionDescriptorSource(reflection=True),
-    )
-
-
-@pytest.mark.parametrize(
-    ("item", "reason"),
-    [
-        (
-            "{file: a.binpb, reflection: true}",
-            "must be exactly one of {file: PATH} or {reflection: true} "
-            '(got {"file": "a.binpb", "reflection": true})',
-        ),
-        ("{url: x}", 'must be exactly one of {file: PATH} or {reflection: true} (got {"url": "x"})'),
-        ("{}", "must be exactly one of {file: PATH} or {reflection: true} (got {})"),
-        ("a.binpb", 'must be exactly one of {file: PATH} or {reflection: true} (got "a.binpb")'),
-    ],
-)
-def test_invalid_descriptor_item(tmp_path: Path, item: str, reason: str) -> None:
-    path = write(tmp_path, f"descriptors:\n  - reflection: true\n  - {item}\n")
-    with pytest.raises(ConfigError) as excinfo:
-        load_settings(path, environ=NO_ENV)
-    assert problems(excinfo) == [f"{path}: descriptors[1]: {reason}"]
-
-
-@pytest.mark.parametrize(
-    ("item", "expected"),
-    [
-        ("{reflection: false}", "descriptors[0].reflection: must be true (got false)"),
-        ("{file: 5}", "descriptors[0].file: must be a path (got 5)"),
-    ],
-)
-def test_invalid_descriptor_value(tmp_path: Path, item: str, expected: str) -> None:
-    path = write(tmp_path, f"descriptors: [{item}]\n")
-    with pytest.raises(ConfigError) as excinfo:
-        load_settings(path, environ=NO_ENV)
-    assert problems(excinfo) == [f"{path}: {expected}"]
-
-
-def test_relative_descriptor_path_resolves_against_the_config_file(tmp_path: Path) -> None:
-    config_dir = tmp_path / "deploy"
-    config_dir.mkdir()
-    path = write(config_dir, "descriptors: [{file: descriptors/tta.binpb}, {file: /abs/x.binpb}]\n")
-    assert load_settings(path, environ=NO_ENV).descriptors == (
-        FileDescriptorSource(file=config_dir / "descriptors" / "tta.binpb"),
-        FileDescriptorSource(file=Path("/abs/x.binpb")),
-    )
-
-
-def test_relative_descriptor_path_from_environment_or_code_is_kept(tmp_path: Path) -> None:
-    path = write(tmp_path, "descriptors: [{file: from_file.binpb}]\n")
-    environ = {"TTA_GATEWAY__DESCRIPTORS": '[{"file": "from_env.binpb"}]'}
-    assert load_settings(path, environ=environ).descriptors == (
-        FileDescriptorSource(file=Path("from_env.binpb")),
-    )
-    from_code = Settings.from_mapping({"descriptors": [{"file": "rel.binpb"}]})
-    assert from_code.descriptors == (FileDescriptorSource(file=Path("rel.binpb")),)
-
-
 # --- the file itself --------------------------------------------------------------------------------
 
 
@@ -512,57 +311,3 @@ def test_non_mapping_top_level(tmp_path: Path, text: str, expected: str) -> None
     with pytest.raises(ConfigError) as excinfo:
         load_settings(path, environ=NO_ENV)
     assert str(excinfo.value) == f"{path}: {expected}"
-
-
-# --- secrets ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("data", "expected", "secret"),
-    [
-        (
-            {"redis": {"url": "http://user:hunter2@cache:6379"}},
-            'redis.url: must start with redis://, rediss:// or unix:// (got "http://user:<redacted>@cache:6379")',
-            "hunter2",
-        ),
-        (
-            {"descriptors": [{"file": "a.binpb", "api_token": "hunter2"}]},
-            "descriptors[0]: must be exactly one of {file: PATH} or {reflection: true} "
-            '(got {"file": "a.binpb", "api_token": "<redacted>"})',
-            "hunter2",
-        ),
-        (
-            {"redis": {"password": "hunter2"}},
-            "redis.password: unknown key (known keys: url)",
-            "hunter2",
-        ),
-        (
-            {"grpc": {"tls_key": 12345}},
-            "grpc.tls_key: unknown key (known keys: host, port, max_message_bytes, reflection)",
-            "12345",
-        ),
-        (
-            {"redis": {"secret": {"nested": "hunter2"}}},
-            "redis.secret: unknown key (known keys: url)",
-            "hunter2",
-        ),
-        (
-            {"upstreams": {"token": "hunter2"}},
-            'upstreams: must be a list (got {"token": "<redacted>"})',
-            "hunter2",
-        ),
-    ],
-)
-def test_secret_looking_values_are_never_echoed(data: dict[str, Any], expected: str, secret: str) -> None:
-    with pytest.raises(ConfigError) as excinfo:
-        Settings.from_mapping(data, source="gateway.yaml")
-    assert problems(excinfo) == [f"gateway.yaml: {expected}"]
-    assert secret not in str(excinfo.value)
-
-
-def test_secret_from_environment_is_never_echoed() -> None:
-    environ = {"TTA_GATEWAY__REDIS__URL": "http://:s3cr3t@cache:6379"}
-    with pytest.raises(ConfigError) as excinfo:
-        load_settings(environ=environ)
-    assert "s3cr3t" not in str(excinfo.value)
-    assert str(excinfo.value).startswith("environment TTA_GATEWAY__REDIS__URL: redis.url: must start with")
