@@ -3,11 +3,16 @@
 Both come from the route table the door serves (``transcoder.openapi``), rendered once per table, so
 they can never describe a route the door does not serve. The page is plain HTML with no script or
 external asset: it works on an air-gapped network and under a strict Content-Security-Policy.
+
+A route OpenAPI cannot list under ``paths`` (its path is another's but for ``*`` against ``**``) is
+served all the same: the document keeps it under ``x-tta-unlisted-operations``, the page lists it with
+a note, and building the document logs a warning for it.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +22,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from gateway.routes import AuthMode, RouteTable
 from transcoder.openapi import openapi_document
 from transcoder.rules import HttpBinding
+
+log = logging.getLogger(__name__)
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -42,26 +49,38 @@ def build_openapi(
         public_operations=public,
         optional_auth_operations=optional,
     )
+    for operation_id, entry in document.get("x-tta-unlisted-operations", {}).items():
+        log.warning(
+            "openapi: %s (%s) is served but not under paths: %s",
+            operation_id,
+            entry["x-grpc-method"],
+            entry["reason"],
+        )
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def docs_page(openapi_json: bytes) -> bytes:
     """A self-contained HTML index of every operation, linking the OpenAPI document."""
     document: dict[str, Any] = orjson.loads(openapi_json)
-    rows = []
-    for path, item in sorted(document.get("paths", {}).items()):
-        for method in _METHODS:
-            op = item.get(method)
-            if op is None:
-                continue
-            rows.append(
-                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>".format(
-                    method.upper(),
-                    html.escape(path),
-                    html.escape(", ".join(op.get("tags", []))),
-                    html.escape(op.get("summary", "")),
-                )
-            )
+    listed = [
+        (path, method, op, "")
+        for path, item in sorted(document.get("paths", {}).items())
+        for method in _METHODS
+        if (op := item.get(method)) is not None
+    ]
+    unlisted = [
+        (entry["path"], entry["method"].lower(), entry["operation"], f" ({entry['reason']})")
+        for entry in document.get("x-tta-unlisted-operations", {}).values()
+    ]
+    rows = [
+        "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>".format(
+            method.upper(),
+            html.escape(path),
+            html.escape(", ".join(op.get("tags", []))),
+            html.escape(op.get("summary", "") + note),
+        )
+        for path, method, op, note in listed + unlisted
+    ]
     title = html.escape(document.get("info", {}).get("title", "API"))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

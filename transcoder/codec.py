@@ -7,6 +7,12 @@ naming the proto field path (``players[2].state``, ``preferences[font]``; an unk
 
     >>> parse_json_body(b'{"player": {"displayName": 12}}', UpdatePlayerRequest.DESCRIPTOR)
     BindingError: player.display_name: expected a string, got 12
+    >>> parse_json_body(b'{"metadata": ' + b"[" * 101 + b"]" * 101 + b"}", Request.DESCRIPTOR)
+    BindingError: metadata: nested deeper than 100 levels of JSON arrays and objects
+
+Nesting is bounded before anything recurses over it (``MAX_JSON_DEPTH``): json_format, this module's
+error diagnosis and orjson's ``dumps`` (which refuses more than 255 levels) all recurse, and a body
+must never reach them deep enough to fail with anything but a :class:`BindingError`.
 """
 
 from __future__ import annotations
@@ -56,6 +62,20 @@ _WKT_HINTS = {
 _WKTS = WRAPPER_TYPES | _WKT_HINTS.keys()  # the well-known types with a JSON form of their own
 _FAILED_FIELD = re.compile(r"Failed to parse (\S+) field: ")
 _PARSE_FAILURES = (json_format.ParseError, TypeError, ValueError, AttributeError, KeyError)
+
+MAX_JSON_DEPTH = 100
+"""Levels of JSON arrays and objects a body may nest, counted from the request message (``{}`` is 1).
+
+100 is protobuf's own JSON limit (C++ ``JsonStreamParser``, kDefaultMaxRecursionDepth) and what
+json_format allows for plain messages, so no body json_format itself would take is refused here. It is
+far inside orjson's 1024 and leaves json_format (about six Python frames per level inside a Struct)
+room on the default 1000-frame stack. A body field's value (``body: "player"``) counts from the
+request message too, one level per field of the body path."""
+# json_format counts messages, not JSON levels: one level of JSON costs it at most two messages (a Value
+# and its Struct or ListValue; an Any and the message it holds), so this limit never binds before ours.
+_MESSAGE_DEPTH = 2 * MAX_JSON_DEPTH + 1
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels of JSON arrays and objects"
+_NAMED_SEGMENTS = 5  # a too-deep error names at most this many segments of the field path, then "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,17 +268,99 @@ def parse_json_body(
             data.decode("utf-8")  # orjson puts every UTF-8 error at char 0: find the byte
         except UnicodeDecodeError as bad:
             raise BindingError("<body>", f"not valid UTF-8 (byte {bad.start})") from None
+        if "depth limit exceeded" in str(exc):  # orjson's own limit (1024): the same answer as ours
+            raise BindingError("<body>", _TOO_DEEP) from None
         raise BindingError("<body>", f"malformed JSON: {exc}") from None
     if field is not None:
         for bound in reversed(resolve_path(descriptor, field)):
             value = {bound.name: value}
-    elif descriptor.full_name not in _WKTS and not isinstance(value, dict):
+    depth = json_depth(value, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:  # before anything below recurses over the value
+        raise BindingError(_deep_field(value, descriptor, MAX_JSON_DEPTH), _TOO_DEEP)
+    if field is None and descriptor.full_name not in _WKTS and not isinstance(value, dict):
         raise BindingError("<body>", f"expected a JSON object ({descriptor.full_name}), got {show(value)}")
     try:
-        json_format.ParseDict(value, message, descriptor_pool=descriptor.file.pool)
+        json_format.ParseDict(
+            value, message, descriptor_pool=descriptor.file.pool, max_recursion_depth=_MESSAGE_DEPTH
+        )
     except _PARSE_FAILURES as exc:
         raise _locate(value, descriptor, str(exc)) from None
+    except RecursionError:  # the caller's own stack was already deep: still the client's input
+        where = _deep_field(value, descriptor, depth - 1)
+        raise BindingError(where, f"nested {depth} levels deep, too deep to parse here") from None
     return message
+
+
+def json_depth(value: object, stop: int | None = None) -> int:
+    """How many levels of arrays and objects ``value`` nests: ``1`` is 0, ``[]`` 1, ``{"a": [1]}`` 2.
+
+    Iterative, so any depth is safe; with ``stop``, counting ends as soon as a level past it is seen
+    (the answer is then ``stop + 1``)."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if stop is not None and depth > stop:
+                break
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+_Walked = Descriptor | FieldDescriptor | None  # a message's fields, a repeated/map field's items, opaque
+
+
+def _deep_field(value: object, descriptor: Descriptor, limit: int) -> str:
+    """The field under which ``value`` first nests deeper than ``limit``, named as errors name fields
+    (``player.metadata``, ``children[2].st``), followed as long as the JSON keys are the message's own;
+    ``<body>`` when the top level itself is that deep. Iterative, as :func:`json_depth`."""
+    root = None if descriptor.full_name in _WKTS else descriptor
+    pending: list[tuple[object, int, int, str, _Walked]] = [(value, 1, 0, "", root)]
+    while pending:
+        node, depth, named, path, what = pending.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > limit:
+            return path or "<body>"
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for key, item in reversed(items):  # reversed: the stack then pops them in document order
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1, named + 1, *_step(path, named, what, node, key)))
+    return "<body>"
+
+
+def _step(path: str, named: int, what: _Walked, node: object, key: object) -> tuple[str, _Walked]:
+    """The path and kind of ``node[key]`` inside a value at ``path`` of kind ``what``."""
+    if what is None:
+        return path, None
+    if named >= _NAMED_SEGMENTS:
+        return path + "…", None
+    if isinstance(what, Descriptor):
+        if not isinstance(node, dict):
+            return path, None
+        field = find_field(what, str(key))
+        if field is None:
+            return (f"{path}.{key}" if path else str(key)), None
+        here = f"{path}.{field.name}" if path else field.name
+        return here, field if field.is_repeated else _plain(field.message_type)
+    if is_map(what) and isinstance(node, dict):
+        entry = cast(Descriptor, what.message_type)
+        return f"{path}[{key}]", _plain(entry.fields_by_name["value"].message_type)
+    if not is_map(what) and isinstance(node, list):
+        return f"{path}[{key}]", _plain(what.message_type)
+    return path, None
+
+
+def _plain(message: Descriptor | None) -> Descriptor | None:
+    """A message whose JSON keys are its fields (not a well-known type with a JSON form of its own)."""
+    return message if message is not None and message.full_name not in _WKTS else None
 
 
 def to_json(message: Message, options: JsonOptions) -> bytes:
@@ -303,8 +405,8 @@ def _to_dict(message: Message, options: JsonOptions, unpopulated: bool) -> Any:
 
 
 def _locate(value: object, descriptor: Descriptor, detail: str) -> BindingError:
-    if "too deep" in detail:
-        return BindingError("<body>", "nested too deeply (json_format allows 100 levels)")
+    if "too deep" in detail:  # json_format's own limit, which _MESSAGE_DEPTH keeps out of reach
+        return BindingError("<body>", f"nested too deeply ({detail})")
     try:
         found = _diagnose(value, descriptor, "")
     except BindingError as exc:

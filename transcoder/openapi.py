@@ -16,9 +16,16 @@ Example::
 Mapping (proto3 JSON, https://protobuf.dev/programming-guides/json/):
 
 - Paths: ``{var}`` and ``{a.b}`` stay as written, the parameter named by the field path (proto names,
-  as in the template); ``{name=messages/*}`` and ``**`` become one parameter ``{name}`` whose schema
-  carries the segment pattern; a custom verb stays literal (``/api/v1/sessions/{session_id}:start``).
-  A ``*``/``**`` outside any variable becomes a parameter ``wildcard-N`` (a name no field can have).
+  as in the template), and so does a variable that is just ``**`` (``{path=**}``). A variable with
+  literals or several wildcards is spelled out, its literals in the path and each wildcard a parameter
+  named after the literal before it, singular: ``{name=shelves/*/books/*}`` → ``shelves/{shelf}/books/
+  {book}``. Each such parameter says which field it fills and how (``x-tta-binds: name``, "fills `name`
+  as shelves/{shelf}/books/{book}"), a ``**`` one that it takes the rest of the path, slashes included,
+  and the operation maps each spelled-out field to its form (``x-tta-path-fields``). So the resource
+  names of the API design guide (``{name=shelves/*}`` beside ``{name=authors/*}``) are different paths,
+  as they are to the router. Literals are written normalised; a custom verb stays literal
+  (``/api/v1/sessions/{session_id}:start``). A ``*``/``**`` outside any variable becomes a parameter
+  ``wildcard-N`` (a name no field can have). Every parameter that fills a field has ``x-tta-binds``.
 - operationId ``Service_Method``, ``_N`` for the N-th additional binding; the service's short name is
   qualified by its package (``tta_v2_PlayerService_GetPlayer``) when two packages share it. Tag: the
   service's full name. ``x-grpc-method`` names the gRPC method.
@@ -46,23 +53,30 @@ Mapping (proto3 JSON, https://protobuf.dev/programming-guides/json/):
   (``public_operations``: ``security: []``) and of those where a token is optional
   (``optional_auth_operations``: ``security: [{}, {bearerAuth: []}]``).
 
-Two bindings that OpenAPI cannot tell apart (same HTTP method and same path once variables are named,
-e.g. ``/v1/{name=shelves/*}`` and ``/v1/{name=authors/*}``) raise ``OpenApiError``; HTTP methods OpenAPI
-3.1 has no field for (a ``custom`` rule such as ``SEARCH``) go under the path item's ``x-<method>``.
+Templates the router takes for one (same HTTP method, same literals and wildcards, e.g.
+``/v1/{a}`` and ``/v1/*``) raise ``OpenApiError``, as the router refuses them too. Templates the router
+tells apart but OpenAPI cannot (one path but for ``*`` against ``**``, as ``/v1/{name=shelves/*}`` and
+``/v1/{name=shelves/**}``: a path parameter cannot say how many segments it takes) are all served, so
+the one the router tries first is listed under ``paths`` and the others under the document's
+``x-tta-unlisted-operations`` (operationId → method, path, template, reason, the operation). HTTP
+methods OpenAPI 3.1 has no field for (a ``custom`` rule such as ``SEARCH``) go under the path item's
+``x-<method>``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
+from transcoder.router import Shape, template_shape
 from transcoder.rules import HttpBinding
-from transcoder.template import SegmentKind, Template, Variable
+from transcoder.template import SegmentKind, Template, Variable, normalize_segment
 
 Json = dict[str, Any]
 
@@ -366,34 +380,51 @@ class _Builder:
 
     # -- parameters ------------------------------------------------------------------------------
 
-    def path_parameters(self, binding: HttpBinding, request: Descriptor) -> list[Json]:
+    def path_parameters(self, layout: OpenApiPath, request: Descriptor) -> list[Json]:
         out: list[Json] = []
-        for variable in binding.template.variables:
-            field = _resolve(request, variable.field_path)
-            schema = self.value_schema(field)
-            text = self.comments.get(field.full_name) or ""
-            if variable.multi_segment:
-                pattern = _variable_pattern(binding.template, variable)
-                schema = {"type": "string", "pattern": pattern}
-                text += (
-                    f"\n\nMatches `{_variable_text(binding.template, variable)}` (several path segments):"
-                    " send the `/` between them unescaped."
-                ).rstrip()
-            param = {"name": variable.field_path, "in": "path", "required": True, "schema": schema}
-            out.append(param | _described(text.strip() or None, None))
-        for index, (kind, _) in enumerate(_wildcards(binding.template), start=1):
-            many = kind is SegmentKind.MULTI
-            out.append(
-                {
-                    "name": f"wildcard-{index}",
-                    "in": "path",
-                    "required": True,
-                    "description": "Any path segments (`/` allowed), bound to no field."
-                    if many
-                    else "Any one path segment, bound to no field.",
-                    "schema": {"type": "string"} if many else {"type": "string", "pattern": "^[^/]+$"},
-                }
-            )
+        for param in layout.parameters:
+            if param.field_path is None:
+                out.append(
+                    {
+                        "name": param.name,
+                        "in": "path",
+                        "required": True,
+                        "description": "Any path segments (`/` allowed), bound to no field."
+                        if param.many
+                        else "Any one path segment, bound to no field.",
+                        "schema": {"type": "string"}
+                        if param.many
+                        else {"type": "string", "pattern": _ONE_SEGMENT},
+                    }
+                )
+                continue
+            field = _resolve(request, param.field_path)
+            text = self.comments.get(field.full_name)
+            if param.fills is not None:
+                schema: Json = {"type": "string", "pattern": _SEGMENTS if param.many else _ONE_SEGMENT}
+                how = f"Fills `{param.field_path}` as `{param.fills}`: " + (
+                    "the rest of the path, one or more segments with the `/` between them unescaped "
+                    f"(with none, the path ends before `/{{{param.name}}}` and `{param.field_path}` is "
+                    f"`{param.fills.removesuffix('/{' + param.name + '}')}`)."
+                    if param.many
+                    else "one path segment."
+                )
+                described = _described(text, how)
+            elif param.many:
+                schema = {"type": "string", "pattern": _ANY_SEGMENTS}
+                how = "Any number of path segments: send the `/` between them unescaped."
+                described = _described(text, how)
+            else:
+                schema = self.value_schema(field)
+                # Renamed to the name its path item uses (openapi_document): say which field it binds.
+                note = (
+                    f"Binds the request field `{param.field_path}`."
+                    if param.name != param.field_path
+                    else None
+                )
+                described = _described(note, text)
+            param_json = {"name": param.name, "in": "path", "required": True, "schema": schema}
+            out.append(param_json | described | {"x-tta-binds": param.field_path})
         return out
 
     def query_parameters(self, message: Descriptor, bound: list[tuple[str, ...]]) -> list[Json]:
@@ -480,50 +511,144 @@ def _resolve(message: Descriptor, path: str) -> FieldDescriptor:
     return field
 
 
-def _variable_text(template: Template, variable: Variable) -> str:
-    return "/".join(s.text for s in template.segments[variable.start : variable.end])
-
-
-def _variable_pattern(template: Template, variable: Variable) -> str:
-    """An ECMA-262 pattern for a multi-segment variable's value: ``messages/*`` → ``^messages/[^/]+$``."""
-    out = ""
-    for i, segment in enumerate(template.segments[variable.start : variable.end]):
-        if segment.kind is SegmentKind.MULTI:  # zero or more further segments, none empty
-            out += "(?:/[^/]+)*" if i else "(?:[^/]+(?:/[^/]+)*)?"
-            continue
-        out += ("/" if i else "") + (
-            "[^/]+" if segment.kind is SegmentKind.SINGLE else segment.text.replace(".", r"\.")
-        )
-    return f"^{out}$"
-
-
-def _wildcards(template: Template) -> list[tuple[SegmentKind, int]]:
-    """Wildcard segments outside every variable: (kind, index into the segments)."""
-    inside = {i for v in template.variables for i in range(v.start, v.end)}
-    return [
-        (s.kind, i)
-        for i, s in enumerate(template.segments)
-        if s.kind is not SegmentKind.LITERAL and i not in inside
-    ]
-
-
+_ONE_SEGMENT = "^[^/]+$"
+_SEGMENTS = "^[^/]+(?:/[^/]+)*$"  # one or more segments, none empty
+_ANY_SEGMENTS = "^(?:[^/]+(?:/[^/]+)*)?$"  # zero or more: a whole `{var=**}`, whose path may end before it
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _PARAM = re.compile(r"\{[^{}]+\}")
 
 
-def openapi_path(template: Template) -> str:
-    """The OpenAPI path key: ``/v1/{name=shelves/*}/books/*:get`` → ``/v1/{name}/books/{wildcard-1}:get``."""
+@dataclass(frozen=True, slots=True)
+class PathParameter:
+    """One ``{name}`` of an OpenAPI path, and what it fills."""
+
+    name: str
+    field_path: str | None  # the request field it fills, or None: a wildcard outside every variable
+    many: bool  # from "**": the rest of the path, "/" included
+    fills: str | None  # in a variable that has literals or several wildcards, the variable's value in
+    # terms of its parameters ("shelves/{shelf}/books/{book}"); None: the parameter is the whole value
+
+
+@dataclass(frozen=True, slots=True)
+class OpenApiPath:
+    """A template as an OpenAPI path: the key of ``paths`` and its parameters.
+
+    Variables' parameters come first, in template order, then unnamed wildcards' (``wildcard-N``).
+    ``fills`` maps each variable spelled out in the path to its value's form, a constant included.
+    """
+
+    path: str
+    parameters: tuple[PathParameter, ...]
+    fills: tuple[tuple[str, str], ...]
+
+    def shape(self) -> str:
+        """The path with parameter names left out: OpenAPI 3.1 §4.8.2 takes equal shapes for one path."""
+        return _PARAM.sub("{}", self.path)
+
+    def renamed(self, names: dict[str, str]) -> OpenApiPath:
+        """The same path with parameters renamed (``names``: old → new), in the path and in ``fills``."""
+
+        def sub(text: str) -> str:
+            return _PARAM.sub(lambda m: "{" + names.get(m.group(0)[1:-1], m.group(0)[1:-1]) + "}", text)
+
+        parameters = tuple(
+            PathParameter(names.get(p.name, p.name), p.field_path, p.many, p.fills and sub(p.fills))
+            for p in self.parameters
+        )
+        return OpenApiPath(sub(self.path), parameters, tuple((f, sub(v)) for f, v in self.fills))
+
+
+def _spelled_out(template: Template, variable: Variable) -> bool:
+    """Whether a variable's literals go into the OpenAPI path: it is more than one ``*`` or ``**``.
+
+    ``{name=shelves/*}`` must not become ``{name}``: ``{name=authors/*}`` beside it would be the same
+    OpenAPI path although the router tells the two apart by their literals."""
+    own = template.segments[variable.start : variable.end]
+    return len(own) > 1 or own[0].kind is SegmentKind.LITERAL
+
+
+def _derived_name(template: Template, variable: Variable, index: int) -> str:
+    """A wildcard's parameter name: the literal before it in the variable, singular by a few English
+    rules (see ``_singular``), else the variable's field path."""
+    before = template.segments[index - 1] if index > variable.start else None
+    if before is None or before.kind is not SegmentKind.LITERAL:
+        return variable.field_path
+    return _singular(_NOT_IN_A_NAME.sub("_", normalize_segment(before.text)))
+
+
+def _singular(word: str) -> str:
+    """``books`` → ``book``, ``shelves`` → ``shelf``, ``policies`` → ``policy``, ``addresses`` →
+    ``address``; ``access``, ``people`` stay. Only a name: what it fills is said beside it."""
+    for plural, singular in (("ies", "y"), ("elves", "elf"), ("sses", "ss")):
+        if word.endswith(plural) and len(word) > len(plural) + 1:
+            return word[: -len(plural)] + singular
+    return word[:-1] if len(word) > 1 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def compile_openapi_path(template: Template) -> OpenApiPath:
+    """The OpenAPI path of a template, with its parameters (see ``OpenApiPath``).
+
+    ``/v1/{name=shelves/*/books/*}:get`` → ``/v1/shelves/{shelf}/books/{book}:get``, where ``shelf`` and
+    ``book`` fill ``name`` as ``shelves/{shelf}/books/{book}``; ``/v1/{id}/{rest=**}`` →
+    ``/v1/{id}/{rest}``; ``/v1/*/x`` → ``/v1/{wildcard-1}/x``. Literals are written normalised (RFC 3986
+    6.2.2, as the router compares them), so templates the router takes for one path give one path.
+    """
+    segments = template.segments
     starts = {v.start: v for v in template.variables}
-    wildcard = {i: n for n, (_, i) in enumerate(_wildcards(template), start=1)}
+    inside = {i for v in template.variables for i in range(v.start, v.end)}
+    wildcards = [i for i, s in enumerate(segments) if s.kind is not SegmentKind.LITERAL and i not in inside]
+    unnamed = {i: f"wildcard-{n}" for n, i in enumerate(wildcards, start=1)}
+    # Names that are fixed (a field path, wildcard-N) are taken first; derived ones yield to them.
+    taken = set(unnamed.values()) | {
+        v.field_path for v in template.variables if not _spelled_out(template, v)
+    }
     parts: list[str] = []
+    parameters: list[PathParameter] = []
+    fills: list[tuple[str, str]] = []
     i = 0
-    while i < len(template.segments):
-        if i in starts:
-            parts.append("{" + starts[i].field_path + "}")
-            i = starts[i].end
+    while i < len(segments):
+        variable = starts.get(i)
+        if variable is None:
+            parts.append("{" + unnamed[i] + "}" if i in unnamed else normalize_segment(segments[i].text))
+            i += 1
             continue
-        parts.append(f"{{wildcard-{wildcard[i]}}}" if i in wildcard else template.segments[i].text)
-        i += 1
-    return "/" + "/".join(parts) + (f":{template.verb}" if template.verb else "")
+        if not _spelled_out(template, variable):
+            many = segments[i].kind is SegmentKind.MULTI
+            parts.append("{" + variable.field_path + "}")
+            parameters.append(PathParameter(variable.field_path, variable.field_path, many, None))
+            i = variable.end
+            continue
+        own: list[str] = []
+        mine: list[tuple[str, bool]] = []
+        for j in range(variable.start, variable.end):
+            kind = segments[j].kind
+            if kind is SegmentKind.LITERAL:
+                own.append(normalize_segment(segments[j].text))
+                continue
+            base = name = _derived_name(template, variable, j)
+            n = 1
+            while name in taken:
+                n += 1
+                name = f"{base}_{n}"
+            taken.add(name)
+            own.append("{" + name + "}")
+            mine.append((name, kind is SegmentKind.MULTI))
+        value = "/".join(own)
+        parts.extend(own)
+        parameters.extend(PathParameter(name, variable.field_path, many, value) for name, many in mine)
+        fills.append((variable.field_path, value))
+        i = variable.end
+    verb = f":{normalize_segment(template.verb)}" if template.verb else ""
+    parameters.extend(
+        PathParameter(unnamed[i], None, segments[i].kind is SegmentKind.MULTI, None) for i in wildcards
+    )
+    return OpenApiPath("/" + "/".join(parts) + verb, tuple(parameters), tuple(fills))
+
+
+def openapi_path(template: Template) -> str:
+    """The OpenAPI path key of a template (the ``path`` of ``compile_openapi_path``):
+    ``/v1/{name=shelves/*}/books/*:get`` → ``/v1/shelves/{shelf}/books/{wildcard-1}:get``."""
+    return compile_openapi_path(template).path
 
 
 def status_schema() -> Json:
@@ -623,7 +748,12 @@ def _request_body(builder: _Builder, binding: HttpBinding, request: Descriptor) 
 
 
 def _operation(
-    builder: _Builder, binding: HttpBinding, operation_id: str, public: bool, optional_auth: bool
+    builder: _Builder,
+    binding: HttpBinding,
+    layout: OpenApiPath,
+    operation_id: str,
+    public: bool,
+    optional_auth: bool,
 ) -> Json:
     request = builder.pool.FindMessageTypeByName(binding.input_type)
     response = builder.pool.FindMessageTypeByName(binding.output_type)
@@ -635,7 +765,7 @@ def _operation(
     }
     if text:
         operation["description"] = text
-    parameters = builder.path_parameters(binding, request)
+    parameters = builder.path_parameters(layout, request)
     if binding.body != "*":  # http.proto: with body "*" there are no query parameters
         bound = [tuple(v.field_path.split(".")) for v in binding.template.variables]
         bound += [(binding.body,)] if binding.body else []
@@ -655,6 +785,8 @@ def _operation(
     elif optional_auth:
         operation["security"] = [{}, {"bearerAuth": []}]
     operation["x-grpc-method"] = binding.grpc_path
+    if layout.fills:
+        operation["x-tta-path-fields"] = dict(layout.fills)
     return operation
 
 
@@ -696,47 +828,49 @@ def openapi_document(
     ``pool`` resolves the request and response types; ``fds`` (the set the bindings came from) supplies
     comments, which a pool does not keep. ``public_operations`` / ``optional_auth_operations`` are gRPC
     paths (``/tta.v1.AuthService/Login``) whose policy needs no token / takes one optionally.
-    Raises ``OpenApiError`` when two bindings map to the same OpenAPI path and method.
+    Raises ``OpenApiError`` for two bindings of one HTTP method whose templates match the same paths.
     """
     comments = _Comments(fds)
     builder = _Builder(pool, comments, use_proto_names)
-    paths: dict[str, Json] = {}
-    where: dict[tuple[str, str], str] = {}
-    problems: list[str] = []
     # OpenAPI 3.1 §4.8.2: templated paths that differ only in parameter names are the same path.
     # `/players/{player_id}` (GET) and `/players/{player.player_id}` (PATCH) therefore share one path
     # item with the first-seen names; each operation's parameter says which field it binds.
-    first_of_shape: dict[str, str] = {}
+    first_of_shape: dict[str, OpenApiPath] = {}
+    claims: dict[tuple[str, str], list[tuple[HttpBinding, Json]]] = {}  # (path, method key) → claimants
     for binding, operation_id in zip(bindings, _operation_ids(bindings), strict=True):
-        path = openapi_path(binding.template)
-        shape = _PARAM.sub("{}", path)
-        canonical = first_of_shape.setdefault(shape, path)
-        renames = dict(zip(_PARAM.findall(path), _PARAM.findall(canonical), strict=True))
-        path = canonical
+        layout = compile_openapi_path(binding.template)
+        canonical = first_of_shape.setdefault(layout.shape(), layout)
+        names = zip(_PARAM.findall(layout.path), _PARAM.findall(canonical.path), strict=True)
+        layout = layout.renamed({old[1:-1]: new[1:-1] for old, new in names})
         method = binding.http_method.lower()
         key = method if method in _METHODS else f"x-{method}"
-        if (path, key) in where:
-            problems.append(
-                f"{binding.describe()}: same OpenAPI operation {key} {path} as {where[path, key]}"
-            )
-            continue
-        where[path, key] = binding.describe()
         operation = _operation(
             builder,
             binding,
+            layout,
             operation_id,
             public=binding.grpc_path in public_operations,
             optional_auth=binding.grpc_path in optional_auth_operations,
         )
-        for param in operation.get("parameters", []):
-            new = renames.get("{" + str(param.get("name")) + "}")
-            if param.get("in") == "path" and new is not None and new != "{" + param["name"] + "}":
-                note = f"Binds the request field `{param['name']}`."
-                param["description"] = (
-                    f"{note}\n\n{param['description']}" if param.get("description") else note
+        claims.setdefault((layout.path, key), []).append((binding, operation))
+    paths: dict[str, Json] = {}
+    unlisted: dict[str, Json] = {}
+    problems: list[str] = []
+    for (path, key), claimants in claims.items():
+        served: dict[Shape, tuple[HttpBinding, Json]] = {}
+        for binding, operation in claimants:
+            first = served.setdefault(template_shape(binding.template), (binding, operation))[0]
+            if first is not binding:  # the router refuses these too (RouteConflict)
+                problems.append(
+                    f"{binding.describe()}: same OpenAPI operation {key} {path} as {first.describe()}"
                 )
-                param["name"] = new[1:-1]
-        paths.setdefault(path, {})[key] = operation
+        # What is left differs only in `*` against `**` where the path has a parameter, which OpenAPI
+        # cannot express. The one the router tries first is listed; the others are served all the same,
+        # so they are documented beside the paths rather than refused.
+        listed, *others = sorted(served.values(), key=lambda c: _precedence(c[0].template))
+        paths.setdefault(path, {})[key] = listed[1]
+        for binding, operation in others:
+            unlisted[operation["operationId"]] = _unlisted(binding, operation, path, listed)
     if problems:
         raise OpenApiError(problems)
     document: Json = {
@@ -759,5 +893,29 @@ def openapi_document(
         p: {m: paths[p][m] for m in sorted(paths[p], key=lambda m: (order.get(m, len(order)), m))}
         for p in sorted(paths)
     }
+    if unlisted:
+        document["x-tta-unlisted-operations"] = dict(sorted(unlisted.items()))
     document["components"] = _components(builder.schemas)
     return document
+
+
+def _precedence(template: Template) -> tuple[int, ...]:
+    """The router's order among templates of one OpenAPI path: a literal, then ``*``, then ``**``."""
+    rank = {SegmentKind.LITERAL: 0, SegmentKind.SINGLE: 1, SegmentKind.MULTI: 2}
+    return tuple(rank[s.kind] for s in template.segments)
+
+
+def _unlisted(binding: HttpBinding, operation: Json, path: str, listed: tuple[HttpBinding, Json]) -> Json:
+    """An operation served but not under ``paths``: its path is another operation's (see the caller)."""
+    other, other_operation = listed
+    return {
+        "method": binding.http_method,
+        "path": path,
+        "template": binding.template.text,
+        "x-grpc-method": binding.grpc_path,
+        "listedAs": other_operation["operationId"],
+        "reason": f"OpenAPI cannot tell `{binding.http_method} {binding.template.text}` from "
+        f"`{other.http_method} {other.template.text}`, listed under this path: a path parameter cannot "
+        "say how many segments it takes. The gateway serves both; a path both match goes to the listed one.",
+        "operation": operation,
+    }

@@ -65,7 +65,8 @@ from transcoder.template import (
 T = TypeVar("T")
 
 ANY_METHOD = "*"
-_Shape = tuple[tuple[str, ...], str | None]
+Shape = tuple[tuple[str, ...], str | None]
+"""A template's normalised literals and wildcards, and verb: see :func:`template_shape`."""
 
 
 class RouteConflict(ValueError):
@@ -130,7 +131,13 @@ class _Draft(Generic[T]):
         )
 
 
-def _shape(template: Template) -> _Shape:
+def template_shape(template: Template) -> Shape:
+    """What decides the paths a template matches: its normalised literals, ``*``/``**`` (variable or
+    not, whatever the name) and verb. Equal shapes match the same paths, so for one method they conflict.
+
+    >>> template_shape(parse_template("/v1/{name=shelves/*}:Get"))
+    (('=v1', '=shelves', '*'), 'Get')
+    """
     keys = tuple(
         "=" + normalize_segment(s.text) if s.kind is SegmentKind.LITERAL else s.kind.value
         for s in template.segments
@@ -143,7 +150,7 @@ class RouterBuilder(Generic[T]):
 
     def __init__(self) -> None:
         self._routes: list[_Route[T]] = []
-        self._shapes: dict[tuple[str, _Shape], Template] = {}
+        self._shapes: dict[tuple[str, Shape], Template] = {}
 
     def add(self, http_method: str, template: str | Template, target: T) -> None:
         """Register ``target`` for ``http_method`` (or ``"*"``, any method) on ``template``.
@@ -154,7 +161,7 @@ class RouterBuilder(Generic[T]):
         if not http_method:
             raise ValueError("an HTTP method must not be empty")
         parsed = parse_template(template) if isinstance(template, str) else template
-        key = (http_method, _shape(parsed))
+        key = (http_method, template_shape(parsed))
         existing = self._shapes.get(key)
         if existing is not None:
             raise RouteConflict(http_method, existing, parsed)

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import json
 import math
+import sys
 from typing import Any
 
 import orjson
@@ -30,11 +31,13 @@ from hypothesis import strategies as st
 
 from gateway.descriptors import embedded_descriptor_set
 from transcoder.codec import (
+    MAX_JSON_DEPTH,
     BindingError,
     FieldKind,
     JsonOptions,
     apply_bindings,
     field_path_kind,
+    json_depth,
     parse_json_body,
     resolve_field,
     to_json,
@@ -198,6 +201,7 @@ def test_parse_json_body_rejects_into_of_another_type() -> None:
 # --- parse_json_body: rejected, with the field and the reason --------------------------------------
 
 _DEEP = b'{"child": ' * 101 + b"{}" + b"}" * 101
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels of JSON arrays and objects"
 
 
 @pytest.mark.parametrize(
@@ -247,7 +251,7 @@ _DEEP = b'{"child": ' * 101 + b"{}" + b"}" * 101
          'expected an RFC 3339 timestamp string such as "2024-05-01T12:00:00Z", got "x"'),
         ("test.v1.Everything", b'{"children": [{"child": {"ri": [1, "z"]}}]}', None, "children[0].child.ri[1]",
          'expected an integer (int32), got "z"'),
-        ("test.v1.Everything", _DEEP, None, "<body>", "nested too deeply (json_format allows 100 levels)"),
+        ("test.v1.Everything", _DEEP, None, "child.child.child.child.child…", _TOO_DEEP),
     ],
 )  # fmt: skip
 def test_parse_json_body_rejects(
@@ -257,6 +261,122 @@ def test_parse_json_body_rejects(
         parse_json_body(body, desc(type_name), field=field)
     assert (caught.value.field, caught.value.reason) == (where, reason)
     assert str(caught.value) == f"{where}: {reason}"
+
+
+# --- parse_json_body: nesting is bounded, whatever recurses below -----------------------------------
+# MAX_JSON_DEPTH (100) levels of arrays and objects, counted from the request message, are accepted and
+# one more is a 400 naming the field. Beyond it: json_format's message limit (100 messages is only ~50
+# levels of JSON inside a Struct), orjson.dumps' 255 (used to echo values in errors) and orjson.loads'
+# 1024, each of which once escaped as a TypeError or RecursionError: a 500.
+
+
+def _arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _objects(depth: int, key: bytes = b"a") -> bytes:
+    return (b'{"' + key + b'": ') * (depth - 1) + b"{}" + b"}" * (depth - 1)
+
+
+_NESTINGS = {  # where the nesting is → (type, body of that total depth, body field)
+    "top-level Value": lambda d: ("google.protobuf.Value", _arrays(d), None),
+    "top-level ListValue": lambda d: ("google.protobuf.ListValue", _arrays(d), None),
+    "top-level message": lambda d: ("test.v1.Everything", _objects(d, b"child"), None),
+    "Struct field": lambda d: ("test.v1.Everything", b'{"st": ' + _objects(d - 1) + b"}", None),
+    "Value field": lambda d: ("test.v1.Everything", b'{"val": ' + _arrays(d - 1) + b"}", None),
+    "ListValue field": lambda d: ("test.v1.Everything", b'{"lv": ' + _arrays(d - 1) + b"}", None),
+    "body: Struct field": lambda d: ("test.v1.Everything", _objects(d - 1), "st"),
+    "Struct in a repeated message": lambda d: (
+        "test.v1.Everything", b'{"children": [{}, {"st": ' + _objects(d - 3) + b"}]}", None
+    ),
+}  # fmt: skip
+_SHALLOW = {"top-level Value": "<body>", "top-level ListValue": "<body>", "Value field": "val",
+            "ListValue field": "lv", "Struct field": "st", "body: Struct field": "st",
+            "Struct in a repeated message": "children[1].st"}  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [4, 50, MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH])
+@pytest.mark.parametrize("where", list(_NESTINGS))
+def test_parse_json_body_accepts_nesting_up_to_the_limit(where: str, depth: int) -> None:
+    type_name, body, field = _NESTINGS[where](depth)
+    assert json_depth(orjson.loads(body)) == depth - (field is not None)
+    message = parse_json_body(body, desc(type_name), field=field)
+    written = orjson.loads(to_json(message, JsonOptions()))  # and the response side writes it back
+    assert written == orjson.loads(body if field is None else b'{"st": ' + body + b"}")
+
+
+@pytest.mark.parametrize(
+    "depth",
+    [
+        MAX_JSON_DEPTH + 1,
+        MAX_JSON_DEPTH + 2,
+        255,  # orjson.dumps refuses 255 levels: it escaped (TypeError) from the echo in error messages
+        256,
+        1000,  # repr() of it exceeded Python's recursion limit
+        1024,  # the deepest orjson.loads accepts
+        1025,  # orjson.loads refuses: the same answer, only without the field (not parsed)
+        5000,
+    ],
+)
+@pytest.mark.parametrize("where", list(_NESTINGS))
+def test_parse_json_body_refuses_deeper_nesting_naming_the_field(where: str, depth: int) -> None:
+    type_name, body, field = _NESTINGS[where](depth)
+    with pytest.raises(BindingError) as caught:
+        parse_json_body(body, desc(type_name), field=field)
+    named = _SHALLOW.get(where, "child.child.child.child.child…")
+    parsed = depth - (field is not None) <= 1024  # a body field's wrapping is not orjson's to count
+    assert (caught.value.field, caught.value.reason) == (named if parsed else "<body>", _TOO_DEEP)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"s": ' + _arrays(MAX_JSON_DEPTH) + b"}", "s"),  # a string field: too deep comes first
+        (b'{"nope": ' + _arrays(MAX_JSON_DEPTH) + b"}", "nope"),  # an unknown key, as sent
+        (b'{"counts": {"1": ' + _arrays(MAX_JSON_DEPTH - 1) + b"}}", "counts[1]"),  # a map of strings
+        (b'{"child": {"children": [' + _objects(MAX_JSON_DEPTH - 2, b"child") + b"]}}",
+         "child.children[0].child.child…"),  # at most five segments are named
+        (_arrays(MAX_JSON_DEPTH + 1), "<body>"),  # not an object: too deep is said first
+    ],
+)  # fmt: skip
+def test_too_deep_names_the_outermost_fields(body: bytes, where: str) -> None:
+    with pytest.raises(BindingError) as caught:
+        parse_json_body(body, desc("test.v1.Everything"))
+    assert (caught.value.field, caught.value.reason) == (where, _TOO_DEEP)
+
+
+def test_parse_json_body_on_a_deep_stack_is_still_a_binding_error() -> None:
+    """Within the limit, but the caller's stack is so deep that json_format runs out of frames: still a
+    BindingError (the door's 400), never a RecursionError."""
+    body = b'{"st": ' + _objects(MAX_JSON_DEPTH - 1) + b"}"
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 150)  # json_format needs some 600 frames for 100 levels of Struct
+    try:
+        with pytest.raises(BindingError) as caught:
+            parse_json_body(body, desc("test.v1.Everything"))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert caught.value.field == "st"
+    assert caught.value.reason == f"nested {MAX_JSON_DEPTH} levels deep, too deep to parse here"
+
+
+@pytest.mark.parametrize(
+    ("value", "stop", "depth"),
+    [
+        (1, None, 0),
+        ("[[[", None, 0),
+        ([], None, 1),
+        ({"a": [1, {"b": []}], "c": {}}, None, 4),
+        ([[], [[[]]], []], None, 4),
+        ([[[[[]]]]], 2, 3),  # counting stops one level past `stop`
+        (orjson.loads(_arrays(1024)), None, 1024),  # iterative: no recursion limit to hit
+    ],
+)
+def test_json_depth(value: object, stop: int | None, depth: int) -> None:
+    assert json_depth(value, stop) == depth
 
 
 # --- to_json / to_json_field -----------------------------------------------------------------------
@@ -531,3 +651,91 @@ def test_parse_json_body_raises_only_binding_error(data: st.DataObject) -> None:
     body = data.draw(st.dictionaries(keys, _JSON_VALUES, max_size=4))
     with contextlib.suppress(BindingError):  # anything else fails the test
         parse_json_body(orjson.dumps(body), descriptor)
+
+
+# JSON-ish bytes: JSON and near-JSON text built by hand, so that it may hold what a serializer would
+# refuse to write: integers of any size, NaN and Infinity, 1e400, lone surrogates, invalid UTF-8,
+# duplicate keys, nesting of any depth, cut-off text.
+_EVERYTHING_KEYS = st.sampled_from(
+    sorted({k for f in desc("test.v1.Everything").fields for k in (f.name, f.json_name)} | {"@type", "value", "a"})
+) | st.text(max_size=4)  # fmt: skip
+_ATOMS = st.one_of(
+    st.sampled_from(
+        [
+            b"null",
+            b"true",
+            b"false",
+            b"NaN",
+            b"Infinity",
+            b"-Infinity",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+            b"-0",
+            b"01",
+            b"1.",
+            b".5",
+            b"0x10",
+            b'"\\ud800"',
+            b'"\\udc00\\ud800"',
+            b'"\xff"',
+            b'"\xed\xa0\x80"',
+            b'"NaN"',
+            b'"-Infinity"',
+            b'"1.5s"',
+            b'"2024-05-01T12:00:00Z"',
+            b'"RED"',
+            b'"aGk="',
+            b'"18446744073709551616"',
+            b'"type.googleapis.com/google.protobuf.Value"',
+        ]
+    ),
+    st.integers().map(lambda n: str(n).encode()),  # unbounded: far beyond 64 bits too
+    st.floats().map(lambda x: repr(x).encode()),  # nan, inf: not JSON
+    st.text(max_size=6).map(lambda t: json.dumps(t).encode()),  # lone surrogates as \\u escapes
+)
+
+
+def _object_text(pairs: list[tuple[str, bytes]]) -> bytes:  # duplicate keys kept, as sent
+    return b"{" + b",".join(json.dumps(k).encode() + b":" + v for k, v in pairs) + b"}"
+
+
+_JSONISH = st.recursive(
+    _ATOMS,
+    lambda inner: (
+        st.lists(inner, max_size=4).map(lambda xs: b"[" + b",".join(xs) + b"]")
+        | st.lists(st.tuples(_EVERYTHING_KEYS, inner), max_size=4).map(_object_text)
+    ),
+    max_leaves=10,
+)
+_DEEP_JSONISH = st.builds(
+    lambda depth, opener, inner: opener * depth + inner + (b"]" if opener == b"[" else b"}") * depth,
+    st.integers(0, 1100) | st.sampled_from([MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 255, 1024, 1025]),
+    st.sampled_from([b"[", b'{"st":', b'{"val":', b'{"child":', b'{"a":', b'{"lv":', b'{"children":']),
+    _JSONISH,
+)
+
+
+@st.composite
+def _jsonish_bytes(draw: st.DrawFn) -> bytes:
+    fields = st.lists(st.tuples(_EVERYTHING_KEYS, _JSONISH | _DEEP_JSONISH), max_size=4).map(_object_text)
+    body: bytes = draw(st.one_of(_JSONISH, _DEEP_JSONISH, fields, st.binary(max_size=24)))
+    cut = draw(st.sampled_from(["whole", "truncated", "bad byte"]))
+    at = draw(st.integers(0, len(body)))
+    if cut == "truncated":
+        return body[:at]
+    if cut == "bad byte":
+        return body[:at] + draw(st.sampled_from([b"\xff", b"\xc0", b"\xed\xa0\x80", b"\x00"])) + body[at:]
+    return body
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=_jsonish_bytes(),
+    field=st.sampled_from([None, "st", "val", "lv", "child", "children", "s", "counts"]),
+)
+def test_parse_json_body_raises_only_value_errors_for_any_bytes(body: bytes, field: str | None) -> None:
+    """Whatever the bytes, the outcome is a message or a ValueError (BindingError is one): the door
+    answers those 400, and anything else would be a 500 with a traceback."""
+    with contextlib.suppress(ValueError):
+        parse_json_body(body, desc("test.v1.Everything"), field=field)

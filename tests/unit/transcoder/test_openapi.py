@@ -26,9 +26,10 @@ from google.protobuf import (
 from openapi_spec_validator import validate
 
 from gateway.descriptors import embedded_descriptor_set
-from transcoder.openapi import OpenApiError, openapi_document, openapi_path
+from transcoder.openapi import OpenApiError, compile_openapi_path, openapi_document, openapi_path
+from transcoder.router import RouteConflict, RouterBuilder
 from transcoder.rules import HttpBinding, http_bindings
-from transcoder.template import parse_template
+from transcoder.template import decode_bindings, parse_template
 
 Json = dict[str, Any]
 _F = descriptor_pb2.FieldDescriptorProto
@@ -102,6 +103,7 @@ def test_get_player_has_a_required_path_parameter_and_comments(doc: Json) -> Non
         "required": True,
         "schema": {"type": "string"},
         "description": "The player to return. A player may only ask for themselves.",
+        "x-tta-binds": "player_id",
     }
     assert op["summary"] == "Returns one player's account."
     assert op["tags"] == ["tta.v1.PlayerService"]
@@ -120,6 +122,7 @@ def test_update_player_binds_a_dotted_path_and_takes_the_player_as_body(doc: Jso
     assert "get" in item
     assert _param(patch, "player_id")["required"] is True
     assert "`player.player_id`" in _param(patch, "player_id")["description"]
+    assert _param(patch, "player_id")["x-tta-binds"] == "player.player_id"
     body = patch["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"] == "#/components/schemas/tta.v1.Player"
     # The body is `player` and the path binds `player.player_id`: only update_mask is left for the query.
@@ -455,19 +458,23 @@ def test_handmade_oneof_is_documented_and_exclusive(hand: Json) -> None:
 
 
 def test_handmade_multi_segment_variable(hand: Json) -> None:
-    op = hand["paths"]["/v1/{name}"]["get"]
+    # {name=nodes/**}: the literal goes into the path, the ** is the rest of it.
+    assert "/v1/{name}" not in hand["paths"]
+    op = hand["paths"]["/v1/nodes/{node}"]["get"]
     assert op["summary"] == "Returns one node."
     assert op["description"] == "Returns one node.\nOr fails."
-    name = _param(op, "name")
-    assert name["required"] is True
-    assert "nodes/**" in name["description"]
-    pattern = name["schema"]["pattern"]
-    assert all(re.fullmatch(pattern, v) for v in ("nodes", "nodes/a", "nodes/a/b/c"))
-    assert not any(re.fullmatch(pattern, v) for v in ("node/a", "nodes/", "nodes//a"))
+    assert op["x-tta-path-fields"] == {"name": "nodes/{node}"}
+    node = _param(op, "node")
+    assert (node["required"], node["x-tta-binds"]) == (True, "name")
+    assert node["description"].startswith("Fills `name` as `nodes/{node}`: the rest of the path")
+    assert "with none, the path ends before `/{node}` and `name` is `nodes`" in node["description"]
+    pattern = node["schema"]["pattern"]
+    assert all(re.fullmatch(pattern, v) for v in ("a", "a/b/c", "a:b"))
+    assert not any(re.fullmatch(pattern, v) for v in ("", "a/", "/a", "a//b"))
 
 
 def test_handmade_query_parameters(hand: Json) -> None:
-    op = hand["paths"]["/v1/{name}"]["get"]
+    op = hand["paths"]["/v1/nodes/{node}"]["get"]
     query = {p["name"]: p for p in op["parameters"] if p.get("in") == "query"}
     assert query["tags"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert (query["tags"]["style"], query["tags"]["explode"]) == ("form", True)
@@ -495,8 +502,9 @@ def test_handmade_query_parameters(hand: Json) -> None:
 
 
 def test_handmade_body_field_and_response_body(hand: Json) -> None:
-    op = hand["paths"]["/v1/{parent}/children"]["post"]
-    assert _param(op, "parent")["schema"]["pattern"] == "^nodes/[^/]+$"
+    op = hand["paths"]["/v1/nodes/{node}/children"]["post"]
+    assert _param(op, "node")["schema"]["pattern"] == "^[^/]+$"
+    assert _param(op, "node")["x-tta-binds"] == "parent"
     assert op["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/test.oa.Node"
     }
@@ -526,35 +534,277 @@ def test_handmade_proto_names() -> None:
     validate(document)
     node = document["components"]["schemas"]["test.oa.Node"]
     assert "node_id" in node["properties"]
-    op = document["paths"]["/v1/{parent}/children"]["post"]
+    op = document["paths"]["/v1/nodes/{node}/children"]["post"]
     assert [p["name"] for p in op["parameters"] if p.get("in") == "query"] == ["validate_only"]
 
 
+# -- paths: variables with literals are spelled out ----------------------------------------------
+
+
 @pytest.mark.parametrize(
-    ("template", "path"),
+    ("template", "path", "parameters", "fills"),
     [
-        ("/", "/"),
-        ("/v1/{name=messages/*}", "/v1/{name}"),
-        ("/v1/messages/{message_id}/{sub.subfield}", "/v1/messages/{message_id}/{sub.subfield}"),
-        ("/v1/{name=projects/*/locations/*}:cancel", "/v1/{name}:cancel"),
-        ("/v1/files/{path=**}", "/v1/files/{path}"),
-        ("/v1/*/x/**:get", "/v1/{wildcard-1}/x/{wildcard-2}:get"),
+        ("/", "/", [], {}),
+        ("/v1/messages/{message_id}/{sub.subfield}", "/v1/messages/{message_id}/{sub.subfield}",
+         [("message_id", "message_id", False), ("sub.subfield", "sub.subfield", False)], {}),
+        ("/v1/files/{path=**}", "/v1/files/{path}", [("path", "path", True)], {}),
+        ("/v1/*/x/**:get", "/v1/{wildcard-1}/x/{wildcard-2}:get",
+         [("wildcard-1", None, False), ("wildcard-2", None, True)], {}),
+        # the resource names of Google's API design guide
+        ("/v1/{name=messages/*}", "/v1/messages/{message}", [("message", "name", False)],
+         {"name": "messages/{message}"}),
+        ("/v1/{name=shelves/*/books/*}", "/v1/shelves/{shelf}/books/{book}",
+         [("shelf", "name", False), ("book", "name", False)], {"name": "shelves/{shelf}/books/{book}"}),
+        ("/v1/{name=projects/*/locations/*}:cancel", "/v1/projects/{project}/locations/{location}:cancel",
+         [("project", "name", False), ("location", "name", False)],
+         {"name": "projects/{project}/locations/{location}"}),
+        ("/v1/{parent=shelves/*}/books", "/v1/shelves/{shelf}/books", [("shelf", "parent", False)],
+         {"parent": "shelves/{shelf}"}),
+        ("/v1/{name=files/**}:get", "/v1/files/{file}:get", [("file", "name", True)], {"name": "files/{file}"}),
+        # names: singular the simple way, unique, the field path when no literal comes before
+        ("/v1/{name=addresses/*}", "/v1/addresses/{address}", [("address", "name", False)],
+         {"name": "addresses/{address}"}),
+        ("/v1/{name=policies/*}", "/v1/policies/{policy}", [("policy", "name", False)], {"name": "policies/{policy}"}),
+        ("/v1/{name=people/*}", "/v1/people/{people}", [("people", "name", False)], {"name": "people/{people}"}),
+        ("/v1/{name=access/*}", "/v1/access/{access}", [("access", "name", False)], {"name": "access/{access}"}),
+        ("/v1/{name=user-profiles/*}", "/v1/user-profiles/{user-profile}", [("user-profile", "name", False)],
+         {"name": "user-profiles/{user-profile}"}),
+        ("/v1/{name=books/*}/chapters/{book}", "/v1/books/{book_2}/chapters/{book}",
+         [("book_2", "name", False), ("book", "book", False)], {"name": "books/{book_2}"}),
+        ("/v1/{parent=shelves/*}/x/{name=shelves/*}", "/v1/shelves/{shelf}/x/shelves/{shelf_2}",
+         [("shelf", "parent", False), ("shelf_2", "name", False)],
+         {"parent": "shelves/{shelf}", "name": "shelves/{shelf_2}"}),
+        ("/v1/{name=*/books/*}", "/v1/{name}/books/{book}", [("name", "name", False), ("book", "name", False)],
+         {"name": "{name}/books/{book}"}),
+        ("/v1/{name=shelves/*/*}", "/v1/shelves/{shelf}/{name}", [("shelf", "name", False), ("name", "name", False)],
+         {"name": "shelves/{shelf}/{name}"}),
+        ("/v1/{kind=books}/{id}", "/v1/books/{id}", [("id", "id", False)], {"kind": "books"}),  # a constant
+        # literals and verbs normalised as the router compares them
+        ("/v1/%7Eme/{name=a%7eb/*}:%67et", "/v1/~me/a~b/{a_b}:get", [("a_b", "name", False)], {"name": "a~b/{a_b}"}),
     ],
-)
-def test_openapi_path(template: str, path: str) -> None:
+)  # fmt: skip
+def test_compile_openapi_path(
+    template: str, path: str, parameters: list[tuple[str, str | None, bool]], fills: dict[str, str]
+) -> None:
+    compiled = compile_openapi_path(parse_template(template))
+    assert compiled.path == path
+    assert [(p.name, p.field_path, p.many) for p in compiled.parameters] == parameters
+    assert dict(compiled.fills) == fills
     assert openapi_path(parse_template(template)) == path
 
 
-def test_indistinguishable_bindings_are_an_error() -> None:
-    fds = _handmade()
-    pool = _pool(fds)
+# A library in the style of Google's API design guide: resource names bound whole to `name`/`parent`.
+_LIBRARY = [  # method, rule
+    ("GetShelf", {"get": "/v1/{name=shelves/*}"}),
+    ("GetAuthor", {"get": "/v1/{name=authors/*}"}),
+    ("GetBook", {"get": "/v1/{name=shelves/*/books/*}"}),
+    ("ListBooks", {"get": "/v1/{parent=shelves/*}/books"}),
+    ("DeleteBook", {"delete": "/v1/shelves/{parent}/books/{id}"}),  # the same path as GetBook's
+    ("PublishBook", {"post": "/v1/{name=shelves/*/books/*}:publish", "body": "*"}),
+    ("GetFile", {"get": "/v1/{name=files/**}"}),
+    ("GetChapter", {"get": "/v1/{name=books/*}/chapters/{book}"}),
+    ("GetBlob", {"get": "/v1/blobs/{name=**}"}),  # nothing to spell out: one parameter, slashes and all
+]
 
-    def binding(template: str) -> HttpBinding:
-        return HttpBinding(
-            "/test.oa.NodeService/GetNode", "test.oa.NodeService", "GetNode", "GET", parse_template(template),
-            None, None, "test.oa.GetNodeRequest", "test.oa.Node", False, False,
-        )  # fmt: skip
 
-    with pytest.raises(OpenApiError, match=r"same OpenAPI operation get /v1/\{name\}") as caught:
-        openapi_document([binding("/v1/{name=shelves/*}"), binding("/v1/{name=authors/*}")], pool)
-    assert len(caught.value.problems) == 1
+@functools.cache
+def _library() -> descriptor_pb2.FileDescriptorSet:
+    f = descriptor_pb2.FileDescriptorProto(name="test/lib.proto", package="test.lib", syntax="proto3")
+    f.dependency.append("google/api/annotations.proto")
+    request = f.message_type.add(name="Request")
+    for name in ("name", "parent", "id", "book", "title"):
+        _field(request, name, _F.TYPE_STRING)
+    f.source_code_info.location.add(path=[4, 0, 2, 0], leading_comments=" The resource name.\n")
+    service = f.service.add(name="Library")
+    for method, rule in _LIBRARY:
+        _rule(
+            service.method.add(name=method, input_type=".test.lib.Request", output_type=".test.lib.Request"),
+            **rule,
+        )
+    fds = descriptor_pb2.FileDescriptorSet()
+    fds.file.extend([_file(descriptor_pb2), _file(http_pb2), _file(annotations_pb2), f])
+    return fds
+
+
+@pytest.fixture(scope="module")
+def library() -> Json:
+    fds = _library()
+    document = openapi_document(http_bindings(fds), _pool(fds), fds=fds)
+    validate(document)
+    _resolves(document)
+    return document
+
+
+def _path_params(operation: Json) -> list[tuple[str, str, str | None]]:
+    return [
+        (p["name"], p["x-tta-binds"], p["schema"].get("pattern"))
+        for p in operation["parameters"]
+        if p.get("in") == "path"
+    ]
+
+
+_ONE, _SOME, _ANY = "^[^/]+$", "^[^/]+(?:/[^/]+)*$", "^(?:[^/]+(?:/[^/]+)*)?$"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "operation_id", "parameters", "fields"),
+    [
+        ("/v1/shelves/{shelf}", "get", "Library_GetShelf", [("shelf", "name", _ONE)], {"name": "shelves/{shelf}"}),
+        ("/v1/authors/{author}", "get", "Library_GetAuthor", [("author", "name", _ONE)], {"name": "authors/{author}"}),
+        ("/v1/shelves/{shelf}/books/{book}", "get", "Library_GetBook",
+         [("shelf", "name", _ONE), ("book", "name", _ONE)], {"name": "shelves/{shelf}/books/{book}"}),
+        # plain variables under the names of the path item's first operation, binding their own fields
+        ("/v1/shelves/{shelf}/books/{book}", "delete", "Library_DeleteBook",
+         [("shelf", "parent", None), ("book", "id", None)], None),
+        ("/v1/shelves/{shelf}/books", "get", "Library_ListBooks", [("shelf", "parent", _ONE)],
+         {"parent": "shelves/{shelf}"}),
+        ("/v1/shelves/{shelf}/books/{book}:publish", "post", "Library_PublishBook",
+         [("shelf", "name", _ONE), ("book", "name", _ONE)], {"name": "shelves/{shelf}/books/{book}"}),
+        ("/v1/files/{file}", "get", "Library_GetFile", [("file", "name", _SOME)], {"name": "files/{file}"}),
+        ("/v1/books/{book_2}/chapters/{book}", "get", "Library_GetChapter",
+         [("book_2", "name", _ONE), ("book", "book", None)], {"name": "books/{book_2}"}),
+        ("/v1/blobs/{name}", "get", "Library_GetBlob", [("name", "name", _ANY)], None),
+    ],
+)  # fmt: skip
+def test_resource_names_are_paths_of_their_own(
+    library: Json,
+    path: str,
+    method: str,
+    operation_id: str,
+    parameters: list[tuple[str, str, str | None]],
+    fields: dict[str, str] | None,
+) -> None:
+    operation = library["paths"][path][method]
+    assert operation["operationId"] == operation_id
+    assert _path_params(operation) == parameters
+    assert operation.get("x-tta-path-fields") == fields
+
+
+def test_resource_name_parameters_say_what_they_fill(library: Json) -> None:
+    get_book = library["paths"]["/v1/shelves/{shelf}/books/{book}"]["get"]
+    assert _param(get_book, "shelf")["description"] == (
+        "The resource name.\n\nFills `name` as `shelves/{shelf}/books/{book}`: one path segment."
+    )
+    delete = library["paths"]["/v1/shelves/{shelf}/books/{book}"]["delete"]
+    assert _param(delete, "book")["description"] == "Binds the request field `id`."
+    get_file = library["paths"]["/v1/files/{file}"]["get"]
+    assert "the rest of the path, one or more segments" in _param(get_file, "file")["description"]
+    assert "`name` is `files`" in _param(get_file, "file")["description"]  # /v1/files matches too
+    get_blob = library["paths"]["/v1/blobs/{name}"]["get"]
+    assert _param(get_blob, "name")["description"] == (
+        "The resource name.\n\nAny number of path segments: send the `/` between them unescaped."
+    )
+    # body "*": what the path binds is not in the body
+    publish = library["paths"]["/v1/shelves/{shelf}/books/{book}:publish"]["post"]
+    body = publish["requestBody"]["content"]["application/json"]["schema"]
+    assert "name" not in body["properties"]
+    assert "x-tta-unlisted-operations" not in library
+
+
+@pytest.mark.parametrize("method", [m for m, _ in _LIBRARY])
+def test_documented_paths_route_to_their_method_binding_what_they_say(library: Json, method: str) -> None:
+    """Fill each documented path's parameters, send it through the router the door builds from the same
+    bindings: it reaches this method and binds each field as the document says."""
+    fds = _library()
+    builder = RouterBuilder[str]()
+    for b in http_bindings(fds):
+        builder.add(b.http_method, b.template, b.grpc_path)
+    routes = builder.build()
+    (path, key, operation), *_ = [
+        (path, key, op)
+        for path, item in library["paths"].items()
+        for key, op in item.items()
+        if op["x-grpc-method"] == f"/test.lib.Library/{method}"
+    ]
+    values = {
+        p["name"]: f"v{i}/w{i}" if p["schema"].get("pattern") in (_SOME, _ANY) else f"v{i}"
+        for i, p in enumerate(operation["parameters"])
+        if p.get("in") == "path"
+    }
+    found = routes.match(key.upper(), re.sub(r"\{([^{}]+)\}", lambda m: values[m.group(1)], path))
+    assert found.target == operation["x-grpc-method"]
+    assert found.template is not None
+    spelled = operation.get("x-tta-path-fields", {})
+    expected = {
+        field: re.sub(r"\{([^{}]+)\}", lambda m: values[m.group(1)], form) for field, form in spelled.items()
+    }
+    for p in operation["parameters"]:
+        if p.get("in") == "path" and p["x-tta-binds"] not in spelled:
+            expected[p["x-tta-binds"]] = values[p["name"]]
+    assert dict(decode_bindings(found.template, found.bindings)) == expected
+
+
+def _binding(http_method: str, template: str, method: str = "GetShelf") -> HttpBinding:
+    return HttpBinding(
+        f"/test.lib.Library/{method}", "test.lib.Library", method, http_method, parse_template(template),
+        None, None, "test.lib.Request", "test.lib.Request", False, False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        [("GET", "/v1/{name=shelves/*}"), ("GET", "/v1/{name=authors/*}")],
+        [("GET", "/v1/{name=shelves/*}"), ("GET", "/v1/{name=shelves/*/books/*}"), ("GET", "/v1/{name=shelves/*}/books")],
+        [("GET", "/v1/{name=shelves/*}"), ("DELETE", "/v1/{parent=shelves/*}")],  # one path item, two methods
+        [("GET", "/v1/shelves/{name}"), ("GET", "/v1/{name=shelves/*}/{id}")],
+        [("GET", "/v1/{name=books}"), ("GET", "/v1/{id}")],  # a constant beside a variable
+        [("GET", "/v1/{name=shelves/*}:get"), ("GET", "/v1/{name=shelves/*}")],
+    ],
+)  # fmt: skip
+def test_bindings_the_router_tells_apart_make_one_valid_document(rules: list[tuple[str, str]]) -> None:
+    fds = _library()
+    document = openapi_document([_binding(m, t, f"M{i}") for i, (m, t) in enumerate(rules)], _pool(fds))
+    validate(document)
+    assert sum(len(item) for item in document["paths"].values()) == len(rules)
+    assert "x-tta-unlisted-operations" not in document
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_path_only_star_and_double_star_tell_apart_lists_one_and_keeps_the_other_beside(order: int) -> None:
+    fds = _library()
+    one, rest = (
+        _binding("GET", "/v1/{name=shelves/*}", "GetShelf"),
+        _binding("GET", "/v1/{name=shelves/**}", "Walk"),
+    )
+    document = openapi_document([one, rest][::order], _pool(fds))
+    validate(document)
+    _resolves(document)
+    # The router tries `*` first, so GetShelf is listed; Walk is served all the same, and said so.
+    assert document["paths"]["/v1/shelves/{shelf}"]["get"]["operationId"] == "Library_GetShelf"
+    unlisted = document["x-tta-unlisted-operations"]
+    assert list(unlisted) == ["Library_Walk"]
+    entry = unlisted["Library_Walk"]
+    assert {k: entry[k] for k in ("method", "path", "template", "x-grpc-method", "listedAs")} == {
+        "method": "GET",
+        "path": "/v1/shelves/{shelf}",
+        "template": "/v1/{name=shelves/**}",
+        "x-grpc-method": "/test.lib.Library/Walk",
+        "listedAs": "Library_GetShelf",
+    }
+    assert "cannot say how many segments" in entry["reason"]
+    assert _path_params(entry["operation"]) == [("shelf", "name", _SOME)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "path"),
+    [
+        ("/v1/{name=shelves/*}", "/v1/{parent=shelves/*}", "/v1/shelves/{shelf}"),
+        ("/v1/{id}", "/v1/*", "/v1/{id}"),
+        ("/v1/~x/{id}", "/v1/%7Ex/{book}", "/v1/~x/{id}"),
+        ("/v1/{id}/{book}", "/v1/{name=*/*}", "/v1/{id}/{book}"),
+    ],
+)
+def test_bindings_the_router_cannot_tell_apart_are_an_error(first: str, second: str, path: str) -> None:
+    fds = _library()
+    bindings = [_binding("GET", first, "First"), _binding("GET", second, "Second")]
+    builder = RouterBuilder[str]()  # the router refuses the same two
+    builder.add("GET", first, "first")
+    with pytest.raises(RouteConflict):
+        builder.add("GET", second, "second")
+    with pytest.raises(OpenApiError) as caught:
+        openapi_document(bindings, _pool(fds))
+    assert caught.value.problems == [
+        f"GET {second} -> /test.lib.Library/Second: same OpenAPI operation get {path} as "
+        f"GET {first} -> /test.lib.Library/First"
+    ]

@@ -201,6 +201,42 @@ def test_bindings_decode_with_the_matched_template() -> None:
     assert decode_bindings(found.template, found.bindings) == (("id", "a b/c"), ("path", "d%2Fe/✓"))
 
 
+# Resource names as Google's API design guide writes them: one field bound to several segments, the
+# templates told apart by their literals alone.
+LIBRARY = router(
+    [
+        ("GET", "/v1/{name=shelves/*}", "GetShelf"),
+        ("GET", "/v1/{name=authors/*}", "GetAuthor"),
+        ("GET", "/v1/{name=shelves/*/books/*}", "GetBook"),
+        ("GET", "/v1/{parent=shelves/*}/books", "ListBooks"),
+        ("POST", "/v1/{name=shelves/*/books/*}:publish", "PublishBook"),
+        ("GET", "/v1/{name=files/**}", "GetFile"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "target", "decoded"),
+    [
+        ("GET", "/v1/shelves/1", "GetShelf", (("name", "shelves/1"),)),
+        ("GET", "/v1/authors/1", "GetAuthor", (("name", "authors/1"),)),
+        ("GET", "/v1/shelves/1/books/2", "GetBook", (("name", "shelves/1/books/2"),)),
+        ("GET", "/v1/shelves/1/books", "ListBooks", (("parent", "shelves/1"),)),
+        ("POST", "/v1/shelves/1/books/2:publish", "PublishBook", (("name", "shelves/1/books/2"),)),
+        ("GET", "/v1/shelves/a%20b/books/c%2Fd", "GetBook", (("name", "shelves/a b/books/c%2Fd"),)),
+        ("GET", "/v1/files/a/b.txt", "GetFile", (("name", "files/a/b.txt"),)),
+        ("GET", "/v1/files", "GetFile", (("name", "files"),)),
+    ],
+)
+def test_resource_names_bind_the_whole_name(
+    method: str, path: str, target: str, decoded: tuple[tuple[str, str], ...]
+) -> None:
+    found = LIBRARY.match(method, path)
+    assert (found.kind, found.target) == (FULL, target)
+    assert found.template is not None
+    assert decode_bindings(found.template, found.bindings) == decoded
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
