@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import logging.config
 import re
 import sys
 import threading
@@ -13,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from tta.gateway.v1 import options_pb2
 from tta.v1 import chat_pb2
 
 from gateway.config import LogSettings
@@ -40,10 +44,16 @@ def redactor() -> Redactor:
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """configure_logging changes process-wide state: put everything back after each test."""
+    """configure_logging changes process-wide state (the root handler, every other logger's handlers
+    and propagation, the redactor in use, the record factory): put everything back after each test."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in ("grpc", "asyncio", "uvicorn")}
+    others = {
+        name: (list(lg.handlers), lg.propagate, lg.level, lg.disabled)
+        for name, lg in logging.Logger.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    redactor, factory = logs.current_redactor(), logging.getLogRecordFactory()
     logs._handler = None
     access_log()._reconfigure(sys.stderr, False, False, threading.Lock())
     yield
@@ -52,8 +62,12 @@ def restore_logging() -> Iterator[None]:
     for h in handlers:
         root.addHandler(h)
     root.setLevel(level)
-    for name, lvl in noisy.items():
-        logging.getLogger(name).setLevel(lvl)
+    for name, lg in logging.Logger.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.handlers[:], lg.propagate, level_of, lg.disabled = others.get(name, ([], True, 0, False))
+            lg.setLevel(level_of)  # not `lg.level =`: setLevel clears the isEnabledFor caches
+    logging.setLogRecordFactory(factory)
+    logs.set_redactor(redactor)
     logs._handler = None
     access_log()._reconfigure(sys.stderr, False, False, threading.Lock())
 
@@ -445,3 +459,332 @@ def test_lines_never_interleave(redactor: Redactor) -> None:
     parsed = lines(stream)
     assert len(parsed) == 400
     assert sum(line["logger"] == "tta_gateway.access" for line in parsed) == 200
+
+
+# --- every record, whichever logger and handler ----------------------------------------------------
+
+SECRET = "S3CRET-9f2c"  # stands for a credential: must not appear in any output
+
+
+@pytest.mark.parametrize(
+    ("logger", "msg", "args"),
+    [
+        # what libraries pass: metadata tuples, dicts, bytes, with invalid characters in the values
+        ("grpc._cython.cygrpc", "Invalid encoding on %s", (f"{SECRET}\xff".encode("latin-1"),)),
+        ("grpc.aio._server", "metadata %s", ((("x-api-key", f"{SECRET}\x01"), ("x-request-id", "r")),)),
+        ("grpc.aio._server", "metadata %r", ([(b"cookie", f"sid={SECRET}\r\n".encode())],)),
+        ("grpc", "headers %s", ({"client-secret": SECRET, "user-agent": "ua"},)),
+        ("hpack.hpack", "Adding %s to the header table", ((b"authorization", f"Digest {SECRET}".encode()),)),
+        ("hpack.hpack", "Encoded header block to %s", (SECRET.encode(),)),
+        ("uvicorn.error", "bad header: %s", (f"authorization: Basic {SECRET}\x01",)),
+        ("uvicorn.error", "bad header %s", (f"proxy-authorization={SECRET}",)),
+        ("asyncio", "%s", (f"{{'x-session-token': '{SECRET}'}}",)),
+        ("tests.telemetry", "split across the format: Bearer %s", (SECRET,)),
+    ],
+)
+def test_library_arguments_are_redacted(
+    redactor: Redactor, logger: str, msg: str, args: tuple[Any, ...]
+) -> None:
+    stream = configure(redactor, level="debug")
+    logging.getLogger(logger).warning(msg, *args)
+    (line,) = lines(stream)
+    assert line["logger"] == logger
+    assert SECRET not in stream.getvalue()
+    assert "<redacted:" in line["msg"]
+
+
+def test_plain_arguments_are_kept_redacted_for_formatters_that_read_them(redactor: Redactor) -> None:
+    """uvicorn's access formatter unpacks record.args: they stay a tuple, each value redacted."""
+    configure(redactor, level="debug")
+    seen: list[logging.LogRecord] = []
+    handler = _Recorder(seen)
+    logging.getLogger("uvicorn.access").addHandler(handler)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5000", "GET", f"/x?access_token={SECRET}&a=1", "1.1", 200
+    )
+    (record,) = seen
+    assert isinstance(record.args, tuple)
+    client, method, path, version, status = record.args
+    assert (client, method, version, status) == ("10.0.0.1:5000", "GET", "1.1", 200)
+    assert path.startswith("/x?access_token=<redacted:")
+    assert path.endswith("&a=1")
+    assert SECRET not in record.getMessage()
+
+
+class _Recorder(logging.Handler):
+    """A handler added by someone else, after configure_logging: keeps what it is given."""
+
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
+def _reject(metadata: tuple[tuple[str, str], ...]) -> None:
+    api_key = dict(metadata)["x-api-key"]  # a local: a frame holds it
+    raise PermissionError(f"unknown key {api_key!r} in {metadata!r}")
+
+
+def test_exception_quoting_metadata_and_its_frames(redactor: Redactor) -> None:
+    stream = configure(redactor)
+    seen: list[logging.LogRecord] = []
+    logging.getLogger("grpc._cython.cygrpc").addHandler(_Recorder(seen))
+    try:
+        _reject((("x-api-key", SECRET), ("cookie", f"sid={SECRET}")))
+    except PermissionError:
+        logging.getLogger("grpc._cython.cygrpc").exception("Unexpected [%s] raised", "PermissionError")
+    (line,) = lines(stream)
+    assert line["exc_type"] == "PermissionError"
+    assert "in _reject" in line["exc"]
+    assert "PermissionError: <redacted:" in line["exc"]
+    (record,) = seen
+    # The handler added later cannot reach the exception, so neither its frames nor their locals.
+    assert record.exc_info is None
+    assert record.exc_text is not None
+    assert "in _reject" in record.exc_text
+    text = logging.Formatter().format(record)  # a stock formatter prints exc_text
+    assert "Traceback" in text
+    assert SECRET not in text
+    assert SECRET not in stream.getvalue()
+
+
+def test_a_source_line_holding_a_literal_credential(redactor: Redactor) -> None:
+    stream = configure(redactor)
+    try:
+        int("authorization: Basic QWxhZGRpbjpTM0NSRVQtOWYyYw==")
+    except ValueError:
+        log.exception("literal")
+    assert "QWxhZGRpbjpTM0NSRVQtOWYyYw" not in stream.getvalue()
+
+
+def test_asyncio_quotes_the_exception_in_its_message(redactor: Redactor) -> None:
+    """asyncio's "Task exception was never retrieved" quotes the future: ``exception=ValueError('...')``."""
+    stream = configure(redactor)
+    loop = asyncio.new_event_loop()
+    try:
+        future = loop.create_future()
+        error = ValueError(f"player wrote {RAW!r} with x-api-key={SECRET}")
+        future.set_exception(error)
+        loop.call_exception_handler(
+            {"message": "Task exception was never retrieved", "exception": error, "future": future}
+        )
+        future.exception()  # retrieved after all: no second report when the loop closes
+    finally:
+        loop.close()
+    (line,) = lines(stream)
+    assert line["logger"] == "asyncio"
+    assert "exception=ValueError(" in line["msg"]
+    assert RAW not in stream.getvalue()
+    assert SECRET not in stream.getvalue()
+
+
+def test_records_logged_before_configure_logging(redactor: Redactor) -> None:
+    """What the command line logs between its basicConfig and configure_logging is redacted too."""
+    early = io.StringIO()
+    logging.basicConfig(stream=early, level=logging.INFO, format="%(name)s %(message)s", force=True)
+    logging.getLogger("gateway.early").warning("upstream said %s", {"authorization": f"Basic {SECRET}"})
+    try:
+        _reject((("x-api-key", SECRET),))
+    except PermissionError:
+        logging.getLogger("gateway.early").exception("rejected")
+    assert "gateway.early upstream said {'authorization': '<redacted:" in early.getvalue()
+    assert "PermissionError: <redacted:" in early.getvalue()
+    assert SECRET not in early.getvalue()
+    stream = configure(redactor)
+    logging.getLogger("gateway.early").warning("now %s", f"x-api-key={SECRET}")
+    assert len(lines(stream)) == 1
+    assert SECRET not in stream.getvalue() + early.getvalue()
+
+
+def test_a_record_made_before_and_written_after(redactor: Redactor) -> None:
+    """A record made without the factory (makeLogRecord, another process's) is redacted when written."""
+    stream = configure(redactor)
+    try:
+        _reject((("x-api-key", SECRET),))
+    except PermissionError:
+        exc_info = sys.exc_info()
+    record = logging.makeLogRecord(
+        {"name": "n", "levelno": 40, "levelname": "ERROR", "msg": "m %s", "args": (f"token={SECRET}",)}
+    )
+    record.exc_info = exc_info
+    logging.getLogger().handle(record)
+    (line,) = lines(stream)
+    assert line["exc_type"] == "PermissionError"
+    assert SECRET not in stream.getvalue()
+
+
+def test_library_loggers_with_their_own_handlers_write_through_the_root(
+    redactor: Redactor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvicorn's log_config gives uvicorn and uvicorn.access their own handlers and propagate=False."""
+    import uvicorn.config
+
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    own = io.StringIO()
+    secluded = logging.getLogger("tests.secluded")
+    secluded.addHandler(logging.StreamHandler(own))
+    secluded.propagate = False
+    stream = configure(redactor)
+    assert not logging.getLogger("uvicorn").handlers
+    assert logging.getLogger("uvicorn.access").propagate
+    logging.getLogger("uvicorn.error").error("Invalid HTTP request received: %s", f"cookie: sid={SECRET}")
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:1", "GET", f"/?api_key={SECRET}", "1.1", 200
+    )
+    secluded.warning("password=%s", SECRET)
+    assert [line["logger"] for line in lines(stream)] == ["uvicorn.error", "uvicorn.access", "tests.secluded"]
+    assert own.getvalue() == ""
+    captured = capsys.readouterr()
+    assert captured.err == captured.out == ""
+    assert SECRET not in stream.getvalue()
+
+
+def test_handlers_a_library_adds_after_configure_logging_see_redacted_records(
+    redactor: Redactor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvicorn.Config(log_config=...) made after configure_logging: its own formatters, fed only
+    redacted records (and its access formatter still works)."""
+    import uvicorn.config
+
+    configure(redactor)
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    logging.getLogger("uvicorn.error").error("Invalid HTTP request received: %s", f"cookie: sid={SECRET}")
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:1", "GET", f"/?api_key={SECRET}", "1.1", 200
+    )
+    captured = capsys.readouterr()  # uvicorn writes errors to stderr, access lines to stdout
+    assert "Invalid HTTP request received: cookie: <redacted:" in captured.err
+    assert '10.0.0.1:1 - "GET /?api_key=<redacted:' in captured.out
+    assert "Logging error" not in captured.err
+    assert SECRET not in captured.err + captured.out
+
+
+def test_an_argument_that_cannot_be_rendered_does_not_break_the_caller(redactor: Redactor) -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            raise RuntimeError(SECRET)
+
+    stream = configure(redactor)
+    log.info("value %s", Opaque())  # must not raise here
+    (line,) = lines(stream)
+    assert line["msg"] == "<log record could not be rendered: RuntimeError>"
+    assert SECRET not in stream.getvalue()
+
+
+def test_the_record_factory_wraps_the_previous_one_once(redactor: Redactor) -> None:
+    made: list[str] = []
+    previous = logging.getLogRecordFactory()
+
+    def other(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made.append("other")
+        return previous(*args, **kwargs)
+
+    logging.setLogRecordFactory(other)  # OpenTelemetry's logging instrumentation does this
+    stream = configure(redactor)
+    configure(redactor)
+    log.info("x-api-key=%s", SECRET)
+    assert made == ["other"]
+    assert SECRET not in stream.getvalue()
+
+
+# --- swapping the redactor (a reload with new contracts) ----------------------------------------------
+
+
+def _contracts(with_journal: bool) -> descriptor_pb2.FileDescriptorSet:
+    """t.v1.Note {string body}; with_journal adds t.v2.Journal {string entry [phi]; string mood}."""
+    string = descriptor_pb2.FieldDescriptorProto.TYPE_STRING
+    optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+    v1 = descriptor_pb2.FileDescriptorProto(name="t/v1/note.proto", package="t.v1", syntax="proto3")
+    v1.message_type.add(name="Note").field.add(name="body", number=1, type=string, label=optional)
+    files = [v1]
+    if with_journal:
+        v2 = descriptor_pb2.FileDescriptorProto(name="t/v2/journal.proto", package="t.v2", syntax="proto3")
+        journal = v2.message_type.add(name="Journal")
+        entry = journal.field.add(name="entry", number=1, type=string, label=optional)
+        ext: Any = entry.options.Extensions
+        ext[options_pb2.field_policy].phi = True
+        journal.field.add(name="mood", number=2, type=string, label=optional)
+        files.append(v2)
+    return descriptor_pb2.FileDescriptorSet.FromString(
+        descriptor_pb2.FileDescriptorSet(file=files).SerializeToString()
+    )
+
+
+def _journal(fds: descriptor_pb2.FileDescriptorSet) -> Any:
+    pool = descriptor_pool.DescriptorPool()
+    for file in fds.file:
+        pool.Add(file)
+    cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("t.v2.Journal"))
+    return cls(entry=RAW, mood="ok")
+
+
+@pytest.mark.parametrize("form", ["any-json", "message"])
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_set_redactor_applies_to_every_later_record(form: str, fmt: str) -> None:
+    before = Redactor(_contracts(with_journal=False), salt=b"s")
+    after = before.with_contracts(_contracts(with_journal=True))
+    stream = configure(before, format=fmt)
+    handler = logging.getLogger().handlers[0]
+    request = (
+        {"@type": "type.googleapis.com/t.v2.Journal", "entry": RAW, "mood": "ok"}
+        if form == "any-json"
+        else _journal(_contracts(with_journal=True))
+    )
+    log.info("call received", extra={"request": request})
+    assert RAW in stream.getvalue()  # the old contracts know no Journal: the gap a reload must close
+    logs.set_redactor(after)
+    stream.truncate(0)
+    stream.seek(0)
+    log.info("call received", extra={"request": request})
+    assert logging.getLogger().handlers == [handler]  # no handler was reconfigured
+    assert RAW not in stream.getvalue()
+    assert after.hash(RAW) in stream.getvalue()
+    assert "ok" in stream.getvalue()  # mood is not phi
+    assert logs.current_redactor() is after
+
+
+def test_with_contracts_keeps_the_salt() -> None:
+    before = Redactor(_contracts(with_journal=False), extra_keys=["x-player-email"], salt=b"s")
+    after = before.with_contracts(_contracts(with_journal=True))
+    assert after.hash(RAW) == before.hash(RAW)
+    assert after.is_sensitive_key("X-Player-Email")
+    assert after.sensitive_fields("t.v2.Journal") == {"entry"}
+    assert before.sensitive_fields("t.v2.Journal") == frozenset()  # the old one is unchanged
+
+
+def test_a_formatter_given_a_redactor_keeps_it(redactor: Redactor) -> None:
+    other = Redactor(salt=b"other")
+    logs.set_redactor(other)
+    record = logging.makeLogRecord(
+        {"name": "n", "levelno": 20, "levelname": "INFO", "msg": "m", "token": RAW}
+    )
+    assert json.loads(JsonFormatter(redactor).format(record))["token"] == redactor.hash(RAW)
+    assert json.loads(JsonFormatter().format(record))["token"] == other.hash(RAW)
+
+
+@pytest.mark.parametrize(
+    ("env", "warned"),
+    [
+        ({}, False),
+        ({"GRPC_TRACE": "chttp2_hpack_parser"}, True),
+        ({"GRPC_TRACE": "all", "GRPC_VERBOSITY": "debug"}, True),
+        ({"GRPC_TRACE": "all", "GRPC_VERBOSITY": "ERROR"}, False),
+        ({"GRPC_TRACE": "all", "GRPC_VERBOSITY": "none"}, False),
+        ({"GRPC_VERBOSITY": "DEBUG"}, False),  # no tracer: errors only, which name keys, not values
+    ],
+)
+def test_grpc_core_tracing_is_reported(
+    redactor: Redactor, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], warned: bool
+) -> None:
+    monkeypatch.delenv("GRPC_TRACE", raising=False)
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    stream = configure(redactor)
+    warnings = [line for line in lines(stream) if line["logger"] == "gateway.telemetry.logs"]
+    assert len(warnings) == warned
+    if warned:
+        assert warnings[0]["level"] == "warning"
+        assert "GRPC_VERBOSITY=ERROR" in warnings[0]["msg"]

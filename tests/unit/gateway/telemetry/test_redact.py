@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from google.protobuf import descriptor_pb2, json_format
+from hypothesis import given
+from hypothesis import strategies as st
 from tta.gateway.v1 import options_pb2
 from tta.v1 import chat_pb2, session_pb2
 
@@ -204,6 +207,150 @@ def test_text_scrubs_credentials(redactor: Redactor, text: str, kept: bool) -> N
     assert (out == text) is kept
     if not kept:
         assert HASHED.search(out)
+
+
+# --- free text: credentials in the shapes libraries write them ---------------------------------------
+
+SECRET = "S3CRET-9f2c"  # every case hides it; `kept` is what must survive around it
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # schemes and tokens anywhere
+        (f"calling with Bearer {SECRET}", "calling with "),
+        (f"Basic {SECRET}\x01\x02tail", ""),  # control characters inside the credential
+        (f"bearer {SECRET}\\x01 then", " then"),  # ... or their repr escapes
+        (f"jwt eyJhbGciOiJIUzI1NiJ9.eyJ{SECRET[:6]}In0.c2ln in a line", " in a line"),
+        # key=value: up to a space or & ; ,
+        (f"x-api-key={SECRET} next=1", " next=1"),
+        (f"/cb?access_token={SECRET}&state=xyz", "&state=xyz"),
+        (f"client_secret={SECRET}\x00tail; other", "; other"),
+        (f"apiKey={SECRET}", "apiKey="),
+        (f"authorization=Bearer {SECRET}", "authorization="),
+        # key: value, a header: to the end of its line
+        (f"authorization: Basic {SECRET}\x01", "authorization: "),
+        (f"Authorization: Digest username={SECRET}", "Authorization: "),
+        (f"X-Api-Key: {SECRET}\nnext line", "\nnext line"),
+        (f"cookie: sid={SECRET}; theme=dark", "cookie: "),
+        (f"Set-Cookie: id={SECRET}; HttpOnly", "Set-Cookie: "),
+        (f"proxy-authorization: Negotiate {SECRET}", "proxy-authorization: "),
+        (f"error: db-password: {SECRET}", "error: db-password: "),  # a key inside another's value
+        (f"HTTP:1:HDR:SVR: x-session-token: {SECRET}", "HTTP:1:HDR:SVR: "),  # grpc's core, traced
+        # reprs and JSON: ('key', 'value'), b'key', {'key': ...}, "key": "..."
+        (f"[('authorization', 'Basic {SECRET}\\x01'), ('x-request-id', 'r1')]", "('x-request-id', 'r1')]"),
+        (f"(b'x-api-key', b'{SECRET}\\x00tail')", "(b'x-api-key', "),
+        (f"[(b'cookie', b'sid={SECRET}\\r\\nx')]", ")]"),
+        (f"{{'client-secret': '{SECRET}\\xff', 'n': 1}}", ", 'n': 1}"),
+        (f"{{'client-secret': '{SECRET}\xff\x01'}}", "'client-secret': "),  # raw control characters
+        (f'{{"password": "{SECRET}", "user": "pl_1"}}', '"user": "pl_1"'),
+        (f"Adding b'authorization'=b'NotBearer {SECRET}' to the header table", " to the header table"),
+        (f"{{'credentials': {{'user': 'u', 'pw': '{SECRET}'}}, 'n': 1}}", ", 'n': 1}"),  # a structure
+        (f"('x-session-token', ('{SECRET}', 'x'))", "('x-session-token', "),
+        (f"ValueError(\"bad metadata {{'x-api-key': '{SECRET}'}}\")", "ValueError("),
+        (f'"{{\\"password\\": \\"{SECRET} x\\"}}"', '"{\\"password\\": '),  # JSON in JSON
+        (f"('api_key', '{SECRET}", "('api_key', "),  # a quote that does not close: the rest goes
+    ],
+)
+def test_text_hides_credentials_in_library_shapes(redactor: Redactor, text: str, kept: str) -> None:
+    out = redactor.text(text)
+    assert SECRET not in out
+    assert SECRET[:6] not in out
+    assert HASHED.search(out)
+    assert kept in out
+    assert redactor.text(out) == out  # hashes already there stay
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the Bearer of bad news",
+        "upstream 10.0.0.7:50061 unavailable",
+        "x-request-id=r-1 method=/tta.v1.X/Y session_id: se_1",
+        "cookies_accepted_count=3 token_count",  # sensitive words, not sensitive keys
+        "Metadata value for key authorization is invalid: INTERNAL: Illegal header value",
+        "'api_key': None, \"token\": null",  # nothing to hide
+        "token=<redacted:0123456789ab> 'cookie': '<redacted:0123456789ab>'",  # hashed already
+        "KeyError: 'secret' not found",
+    ],
+)
+def test_text_keeps_what_is_not_a_credential(redactor: Redactor, text: str) -> None:
+    assert redactor.text(text) == text
+
+
+def test_text_hashes_a_quoted_value_as_mapping_does(redactor: Redactor) -> None:
+    """One value, one hash, whether it was logged as a mapping or quoted in a message."""
+    assert redactor.text(f"{{'x-api-key': '{SECRET}'}}") == f"{{'x-api-key': {redactor.hash(SECRET)}}}"
+    assert redactor.mapping({"x-api-key": SECRET})["x-api-key"] == redactor.hash(SECRET)
+
+
+def test_text_knows_the_extra_keys() -> None:
+    r = Redactor(extra_keys=["x-player-email"], salt=SALT)
+    assert SECRET not in r.text(f"X_Player_Email={SECRET}")
+    assert SECRET in Redactor(salt=SALT).text(f"X_Player_Email={SECRET}")
+
+
+KEYS = st.sampled_from(
+    ["authorization", "Proxy-Authorization", "cookie", "set-cookie", "x-api-key", "api_key", "apiKey",
+     "access_token", "x-session-token", "client-secret", "DB_PASSWORD", "aws-credentials", "hash_salt"]
+)  # fmt: skip
+VALUES = st.text(max_size=40).map(lambda tail: SECRET + tail)
+
+
+@given(key=KEYS, value=VALUES)
+def test_text_hides_any_value_in_reprs_and_json(key: str, value: str) -> None:
+    r = Redactor(salt=SALT)
+    encoded = value.encode("utf-8", "surrogatepass")
+    for shown in (
+        repr((key, value)),
+        repr([(key, value), ("x-request-id", "r")]),
+        repr({key: value, "n": 1}),
+        repr((key.encode(), encoded)),
+        json.dumps({key: value}),
+        json.dumps({"inner": json.dumps({key: value})}),
+    ):
+        assert SECRET not in r.text(shown), shown
+
+
+@given(key=KEYS, value=st.text(alphabet=st.characters(exclude_characters="\r\n"), max_size=40))
+def test_text_hides_any_header_value(key: str, value: str) -> None:
+    r = Redactor(salt=SALT)
+    assert SECRET not in r.text(f"{key}: {SECRET}{value}")
+
+
+@given(
+    key=KEYS,
+    value=st.text(
+        alphabet=st.characters(exclude_characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0&;,'\"()[]{}<>"),
+        max_size=40,
+    ),
+)
+def test_text_hides_any_key_equals_value(key: str, value: str) -> None:
+    r = Redactor(salt=SALT)
+    assert SECRET not in r.text(f"{key}={SECRET}{value}&next=1")
+
+
+PIECES = [*"ab:= '\"(),[]{}\\\n\x01&", "token", "Cookie", "Bearer ", "b'", "12345678", "eyJhbGci.x.y"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_text_is_idempotent(text: str) -> None:
+    r = Redactor(salt=SALT)
+    once = r.text(text)
+    assert r.text(once) == once
+
+
+def test_mapping_hashes_the_value_of_a_sensitive_pair(redactor: Redactor) -> None:
+    out = redactor.mapping(
+        {"md": [("x-api-key", SECRET), (b"cookie", SECRET.encode()), ("x-request-id", "r1")], "raw": b"ok"}
+    )
+    assert out["md"] == [
+        ["x-api-key", redactor.hash(SECRET)],
+        [b"cookie", redactor.hash(SECRET.encode())],
+        ["x-request-id", "r1"],
+    ]
+    assert out["raw"] == b"ok"  # bytes without a credential in them: left to the serialiser
+    assert SECRET not in repr(redactor.mapping({"raw": f"authorization: Basic {SECRET}".encode()}))
 
 
 # --- messages ----------------------------------------------------------------------------------------
