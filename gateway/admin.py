@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 import uvicorn
 
-from gateway._http_responses import ASGIApp, Receive, Scope, Send, answer_lifespan
+from gateway.doors._http_responses import ASGIApp, Receive, Scope, Send, answer_lifespan
 from gateway.errors import ConfigError
 from gateway.telemetry.metrics import GatewayMetrics
 
@@ -216,7 +216,7 @@ class AdminServer:
         if http2:
             # Imported only when asked for: zttp (alpha) and uvicorn's zttp internals stay unloaded
             # in every gateway that does not serve HTTP/2.
-            from gateway._h2c import H2cProtocol
+            from gateway.doors._h2c import H2cProtocol
 
             protocol = H2cProtocol
         self.config = uvicorn.Config(
@@ -282,10 +282,15 @@ class AdminServer:
             # SystemExit escaping a task would stop the whole event loop).
             return
 
-    async def stop(self) -> None:
-        """Stop listening, let a response in progress finish (up to 5 s), and close connections."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop listening, let a response in progress finish (up to ``grace`` seconds, else 5), and close
+        connections."""
         task, self._task = self._task, None
         if task is None:
             return
+        if grace is not None:
+            # uvicorn waits a float; at least half a second, so that responses ended at the close of the
+            # grace period (the HTTP door's streams) are flushed rather than cancelled (and logged).
+            self.config.timeout_graceful_shutdown = max(grace, 0.5)  # type: ignore[assignment]
         self._server.should_exit = True
         await task

@@ -7,7 +7,6 @@ way. ``serve`` adds what a process needs around it: signal handling and graceful
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -16,54 +15,34 @@ from typing import Any
 
 import grpc
 import redis.asyncio
-from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
 from gateway.admin import AdminServer, Readiness, admin_app
-from gateway.api_docs import build_openapi
+from gateway.chain.chain import Step
 from gateway.config import Settings
-from gateway.descriptors import build_pool, load_descriptors
+from gateway.descriptors import load_descriptors
+from gateway.doors.grpc_door import GrpcDoor
+from gateway.doors.http_door import HttpDoor
 from gateway.errors import ConfigError
-from gateway.grpc_front import PassThrough
-from gateway.http_front import HttpDoor
-from gateway.routes import RouteTable, compile_routes, upstream_name
+from gateway.policies import builtin_steps
+from gateway.routes import RouteTable, upstream_name
+from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
 from gateway.telemetry.calls import Telemetry
 from gateway.telemetry.logs import access_log, configure_logging
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.redact import Redactor
 from gateway.telemetry.tracing import tracer_provider
-from gateway.upstream import Upstream, channel_options
-from transcoder.rules import HttpBinding, RuleError, http_bindings
+from gateway.upstream.pool import Upstream, channel_options
 
 log = logging.getLogger(__name__)
 
-_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 _SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-
-
-def _reflection_v1_file() -> descriptor.FileDescriptor:
-    """grpc/reflection/v1/reflection.proto, which grpcio-reflection does not ship: v1alpha's file under
-    v1's names. The two declare the same messages, fields and service (hence wire-identical), and a
-    client that lists grpc.reflection.v1.ServerReflection may ask for the file that defines it."""
-    f = descriptor_pb2.FileDescriptorProto.FromString(reflection_pb2.DESCRIPTOR.serialized_pb)
-    old, new = f".{f.package}.", ".grpc.reflection.v1."
-    f.name, f.package = "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1"
-    for message in f.message_type:
-        for field in message.field:
-            if field.HasField("type_name"):  # set on scalars, even to "", it makes them invalid
-                field.type_name = field.type_name.replace(old, new)
-    for method in f.service[0].method:
-        method.input_type = method.input_type.replace(old, new)
-        method.output_type = method.output_type.replace(old, new)
-    return descriptor_pool.DescriptorPool().AddSerializedFile(f.SerializeToString())
-
-
-_REFLECTION_V1_FILE = _reflection_v1_file()
 
 
 class Health(HealthServicer):  # type: ignore[misc]  # grpc_health ships no type information
@@ -96,49 +75,38 @@ class Gateway:
         self,
         settings: Settings,
         fds: descriptor_pb2.FileDescriptorSet,
-        table: RouteTable,
-        bindings: Sequence[HttpBinding] = (),
+        steps: Sequence[Step] = (),
     ) -> None:
+        """Compile ``fds`` into the first snapshot (raises ConfigError). ``steps`` join the built-in
+        chain after its own steps, on every route they apply to and every door."""
         self.settings = settings
-        self.fds = fds
-        self.table = table
         options = channel_options(settings.grpc.max_message_bytes)
         self.upstreams: dict[str, Upstream] = {}
         for u in settings.upstreams:
             name = upstream_name(u)
             self.upstreams[name] = Upstream(name, u, options)
+        self.steps: tuple[Step, ...] = (*builtin_steps(settings.deadlines), *steps)
         self.health = Health()
         # Publishing health and a reload's forgetting removed services take turns, so a publish that
         # began before a reload cannot set a removed service back to SERVING after it.
         self._health_lock = asyncio.Lock()
         self._tasks: set[asyncio.Future[None]] = set()
         self.server: grpc.aio.Server | None = None
-        self.passthrough: PassThrough | None = None
+        self.grpc_door: GrpcDoor | None = None
         self._reflection: Any = None
         self.grpc_port = 0
-        self.pool = build_pool(fds)
-        salt = settings.log.hash_salt.encode() or None
-        self.redactor = Redactor(fds, settings.log.redact_keys, salt)
         self.metrics = GatewayMetrics(settings.metrics.duration_buckets) if settings.metrics.enabled else None
-        if self.metrics is not None:
-            self.metrics.set_route_table(len(table.services), len(table.routes))
-        self.telemetry = Telemetry(
-            self.metrics, access_log(), tracer_provider(settings.tracing), self.redactor, self.pool
+        self.telemetry = Telemetry(self.metrics, access_log(), tracer_provider(settings.tracing))
+        self.current = Current(
+            build_snapshot(settings, fds, self.upstreams, self.telemetry, self.steps), self.telemetry
         )
+        if self.metrics is not None:
+            self.metrics.set_route_table(len(self.table.services), len(self.table.routes))
         self.admin = AdminServer(
             admin_app(self.metrics, self.readiness, self.reload), settings.admin.host, settings.admin.port
         )
         self.admin_port = 0
-        self.bindings = tuple(bindings)
-        self.http_door = HttpDoor(
-            self.bindings, table, self.upstreams, self.telemetry, self.pool, settings.http
-        )
-        try:
-            self.http_door.publish(
-                build_openapi(self.bindings, table, self.pool, fds, settings.http.json_use_proto_names)
-            )
-        except ValueError as exc:
-            raise ConfigError(f"openapi: {exc}") from exc
+        self.http_door = HttpDoor(self.current, settings.http)
         self.http = AdminServer(
             self.http_door, settings.http.host, settings.http.port, name="http", http2=settings.http.http2
         )
@@ -152,28 +120,31 @@ class Gateway:
             else None
         )
 
+    # What the current snapshot holds, for the composition root, the admin and tests.
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.current.snapshot
+
+    @property
+    def table(self) -> RouteTable:
+        return self.current.snapshot.table
+
+    @property
+    def pool(self) -> descriptor_pool.DescriptorPool:
+        return self.current.snapshot.pool
+
+    @property
+    def fds(self) -> descriptor_pb2.FileDescriptorSet:
+        return self.current.snapshot.fds
+
+    @property
+    def redactor(self) -> Redactor:
+        return self.current.snapshot.redactor
+
     @classmethod
-    async def build(cls, settings: Settings) -> Gateway:
-        """Load the contracts and compile the route table; raises ConfigError on any problem."""
-        fds = await load_descriptors(settings)
-        table = compile_routes(fds, settings.upstreams)
-        for warning in table.warnings:
-            log.warning("route table: %s", warning)
-        try:
-            bindings = http_bindings(fds)
-        except RuleError as exc:
-            raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
-        unknown = [
-            k for k in settings.http.route_timeouts if k not in table.routes and k not in table.services
-        ]
-        if unknown:
-            raise ConfigError(
-                "http.route_timeouts: "
-                + ", ".join(
-                    f"{k!r} is not a fronted method (/pkg.Service/Method) or service" for k in unknown
-                )
-            )
-        return cls(settings, fds, table, bindings)
+    async def build(cls, settings: Settings, steps: Sequence[Step] = ()) -> Gateway:
+        """Load the contracts and compile the first snapshot; raises ConfigError on any problem."""
+        return cls(settings, await load_descriptors(settings), steps)
 
     def _services_of(self, upstream: Upstream) -> list[str]:
         return [s for s, u in self.table.upstream_of.items() if u == upstream.name]
@@ -187,42 +158,24 @@ class Gateway:
                 await self.health.set(service, status)
 
     async def reload(self) -> str:
-        """Load the contracts again, compile new tables and swap them in; on any problem raise
-        ConfigError and keep serving the old ones (nothing is half-swapped: every table is built
-        before the first swap). Settings are not re-read; upstreams stay as configured.
+        """Load the contracts again, compile a new snapshot (the same function as start-up) and swap it
+        in with one assignment; on any problem raise ConfigError and keep serving the old one. Settings
+        are not re-read; upstreams stay as configured.
 
         Reflection then describes the new contracts; health answers for the services added, and for
         the services removed as for a name it never had (NOT_FOUND to Check, SERVICE_UNKNOWN to Watch).
         Every upstream still serves a service afterwards (compile_routes refuses an upstream that
         claims none), so its health checks and its ``tta_gateway_upstream_healthy`` series stay."""
         fds = await load_descriptors(self.settings)
-        table = compile_routes(fds, self.settings.upstreams)
-        try:
-            bindings = http_bindings(fds)
-        except RuleError as exc:
-            raise ConfigError("http rules: " + "; ".join(exc.problems)) from exc
-        pool = build_pool(fds)
-        try:
-            router = HttpDoor.compile(bindings, table, self.upstreams, pool, self.settings.http)
-        except ValueError as exc:
-            raise ConfigError(f"http routes: {exc}") from exc
-        try:
-            openapi = build_openapi(bindings, table, pool, fds, self.settings.http.json_use_proto_names)
-        except ValueError as exc:
-            raise ConfigError(f"openapi: {exc}") from exc
-        removed = [s for s in self.table.services if s not in table.upstream_of]
-        self.fds, self.table, self.pool, self.bindings = fds, table, pool, tuple(bindings)
-        self.telemetry.pool = pool
-        if self.passthrough is not None:
-            self.passthrough.swap(table, self.upstreams)
-        self.http_door.swap(router)
-        self.http_door.publish(openapi)
+        snapshot = build_snapshot(self.settings, fds, self.upstreams, self.telemetry, self.steps)
+        removed = [s for s in self.table.services if s not in snapshot.table.upstream_of]
+        self.current.swap(snapshot)
+        if self.grpc_door is not None:
+            self.grpc_door.refresh()
         await self._refresh_reflection_and_health(removed)
         if self.metrics is not None:
-            self.metrics.set_route_table(len(table.services), len(table.routes))
-        summary = (
-            f"{len(table.services)} services, {len(table.routes)} methods, {len(bindings)} http bindings"
-        )
+            self.metrics.set_route_table(len(snapshot.table.services), len(snapshot.table.routes))
+        summary = snapshot.summary()
         log.info("reloaded the route table: %s", summary)
         return summary
 
@@ -230,11 +183,10 @@ class Gateway:
         """After a reload: reflection describes the new contracts, health answers for new services
         and forgets the ``removed`` ones."""
         if self._reflection is not None:
-            pool, names = self._reflection_contents()
             # grpc_reflection's servicer has no public way to change what it serves; it reads these two
             # attributes on every request (tests/integration/gateway/test_reload.py pins the behaviour).
-            self._reflection._pool = pool
-            self._reflection._service_names = tuple(sorted(names))
+            self._reflection._pool = self.snapshot.pool
+            self._reflection._service_names = self.snapshot.reflection_names
         async with self._health_lock:
             for service in removed:
                 await self.health.forget(service)
@@ -275,10 +227,10 @@ class Gateway:
         # measured cheaper per call in bench/passthrough.py.
         # (grpc-stubs predates add_registered_method_handlers, hence the untyped reference.)
         registrar: Any = server
-        self.passthrough = PassThrough(self.table, self.upstreams, self.telemetry)
-        for service, handlers in self.passthrough.by_service().items():
+        self.grpc_door = GrpcDoor(self.current)
+        for service, handlers in self.grpc_door.by_service().items():
             registrar.add_registered_method_handlers(service, handlers)
-        server.add_generic_rpc_handlers([self.passthrough])  # methods a reload adds
+        server.add_generic_rpc_handlers([self.grpc_door])  # methods a reload adds
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if cfg.reflection:
             self._add_reflection(server)
@@ -312,26 +264,8 @@ class Gateway:
             len(self.table.routes),
         )
 
-    def _reflection_contents(self) -> tuple[descriptor_pool.DescriptorPool, list[str]]:
-        """What reflection describes: the fronted contracts plus health and reflection themselves,
-        reflection under both names it is served by, each with a file a client can ask for."""
-        pool = self.pool  # the decoding pool; health and reflection's own files are added once
-        for extra in (health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR, _REFLECTION_V1_FILE):
-            with contextlib.suppress(TypeError, KeyError):
-                pool.FindFileByName(extra.name)
-                continue
-            pool.AddSerializedFile(extra.serialized_pb)
-        names = [
-            *self.table.services,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-            _REFLECTION_V1,
-        ]
-        return pool, names
-
     def _add_reflection(self, server: grpc.aio.Server) -> None:
-        pool, names = self._reflection_contents()
-        servicer = AsyncReflectionServicer(names, pool=pool)
+        servicer = AsyncReflectionServicer(self.snapshot.reflection_names, pool=self.snapshot.pool)
         self._reflection = servicer
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
         # grpc.reflection.v1 is wire-identical to v1alpha; grpcio ships only v1alpha, while grpcurl and
@@ -339,7 +273,7 @@ class Gateway:
         server.add_generic_rpc_handlers(
             [
                 grpc.method_handlers_generic_handler(
-                    _REFLECTION_V1,
+                    REFLECTION_V1,
                     {
                         "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
                             servicer.ServerReflectionInfo,
@@ -361,9 +295,17 @@ class Gateway:
         if drain > 0:
             log.info("draining: not ready, still serving for %.1f s", drain)
             await asyncio.sleep(drain)
-        await self.http.stop()
-        if self.server is not None:
-            await self.server.stop(grace)
+        # Both doors alike within the grace period: in-flight calls finish; just before it ends, the HTTP
+        # door's open streams end with an in-band UNAVAILABLE item (never a truncated body), as gRPC
+        # streams still open then end with CANCELLED from grpc itself.
+        closing = asyncio.get_running_loop().call_later(max(grace - 0.2, 0.0), self.http_door.close)
+        try:
+            await asyncio.gather(
+                self.http.stop(grace),
+                self.server.stop(grace) if self.server is not None else asyncio.sleep(0),
+            )
+        finally:
+            closing.cancel()
         await self.admin.stop()
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
         if self._redis is not None:
@@ -425,7 +367,8 @@ async def run_until_signalled(
 
 async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None = None) -> None:
     gateway = await Gateway.build(settings)
-    # From here on every line is structured and passes the redaction layer built from the contracts.
+    # From here on every line is structured and passes the redaction layer built from the contracts
+    # (a reload swaps in the redactor of the new contracts).
     configure_logging(settings.log, gateway.redactor)
 
     async def stop(signum: signal.Signals | None) -> None:

@@ -18,6 +18,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+# Before grpc is imported (it reads the variable once): grpc's C core writes outside the logs'
+# redaction layer, and its tracers (GRPC_TRACE) print header values in clear below ERROR.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 from gateway.app import Gateway, serve
 from gateway.config import load_settings
 from gateway.errors import ConfigError
@@ -46,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "with embedded defaults; print the endpoints and a first call once ready. Ctrl-C stops all.",
     )
     p_demo.add_argument("--grpc-port", type=int, default=50051, help="gateway gRPC port (default 50051)")
-    p_demo.add_argument(
-        "--http-port", type=int, default=8080, help="gateway HTTP/WebSocket port (default 8080)"
-    )
+    p_demo.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port (default 8080)")
     p_demo.add_argument(
         "--admin-port", type=int, default=9090, help="admin port: /metrics, /healthz, /readyz (default 9090)"
     )

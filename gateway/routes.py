@@ -24,12 +24,11 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import descriptor_pb2
 from tta.gateway.v1 import options_pb2
 
-from gateway.config import UpstreamSettings
 from gateway.errors import ConfigError
 
 _GATEWAY_OWN = ("tta.gateway.", "grpc.")
@@ -102,6 +101,24 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldPlan:
+    """Which fields of one message type the contracts mark (``tta.gateway.v1.field_policy``), as dotted
+    paths from the message's root (``"message.text"``; a repeated or map field's path names the field).
+
+    A step that needs none of them never decodes the message (ARCHITECTURE decision 3)."""
+
+    scan: tuple[str, ...] = ()  # player free text: the safety scan reads these
+    phi: tuple[str, ...] = ()  # protected health information: never logged
+    owner: tuple[str, ...] = ()  # the owning player's id: the ownership check compares it
+
+    def __bool__(self) -> bool:
+        return bool(self.scan or self.phi or self.owner)
+
+
+NO_FIELDS = FieldPlan()
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One fronted gRPC method."""
 
@@ -113,6 +130,16 @@ class Route:
     input_type: str  # fully-qualified message names, no leading dot
     output_type: str
     policy: Policy
+    request_fields: FieldPlan = NO_FIELDS
+    response_fields: FieldPlan = NO_FIELDS
+
+    @property
+    def client_streaming(self) -> bool:
+        return self.arity in (Arity.STREAM_UNARY, Arity.STREAM_STREAM)
+
+    @property
+    def server_streaming(self) -> bool:
+        return self.arity in (Arity.UNARY_STREAM, Arity.STREAM_STREAM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +155,21 @@ class RouteTable:
         return self.routes.get(path)
 
 
-def upstream_name(upstream: UpstreamSettings) -> str:
+class Claim(Protocol):
+    """What the table needs of an upstream: its name (optional) and the service patterns it claims
+    (``upstreams[i]`` of the settings has this shape; the table does not depend on the settings)."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def services(self) -> Sequence[str]: ...
+
+
+def upstream_name(upstream: Claim) -> str:
     return upstream.name or upstream.services[0]
 
 
-def _claim(service: str, upstreams: Sequence[UpstreamSettings]) -> tuple[str | None, list[str]]:
+def _claim(service: str, upstreams: Sequence[Claim]) -> tuple[str | None, list[str]]:
     """Return (upstream name, ambiguity problems) for one service, exact names beating wildcards."""
     exact = [upstream_name(u) for u in upstreams if service in u.services]
     package = service.rpartition(".")[0]
@@ -198,9 +235,7 @@ def fronted_services(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> lis
     ]
 
 
-def compile_routes(
-    fds: descriptor_pb2.FileDescriptorSet, upstreams: Sequence[UpstreamSettings]
-) -> RouteTable:
+def compile_routes(fds: descriptor_pb2.FileDescriptorSet, upstreams: Sequence[Claim]) -> RouteTable:
     """Compile descriptors and upstream settings into a frozen RouteTable, or raise ConfigError
     listing every problem (unclaimed services, ambiguous claims, patterns that claim nothing)."""
     problems: list[str] = []
@@ -210,6 +245,7 @@ def compile_routes(
     used: set[str] = set()
     seen_files: set[str] = set()
     warnings: list[str] = []
+    fields = _FieldPlanner(fds)
     for f in fds.file:
         if f.name in seen_files:
             continue
@@ -246,6 +282,8 @@ def compile_routes(
                     input_type=m.input_type.lstrip("."),
                     output_type=m.output_type.lstrip("."),
                     policy=_policy(s.options, m.options),
+                    request_fields=fields.plan(m.input_type.lstrip(".")),
+                    response_fields=fields.plan(m.output_type.lstrip(".")),
                 )
     for i, u in enumerate(upstreams):
         if upstream_name(u) not in used:
@@ -283,3 +321,56 @@ def _method_warnings(service: str, m: descriptor_pb2.MethodDescriptorProto) -> l
             "idempotency_level = NO_SIDE_EFFECTS may be cached"
         ]
     return []
+
+
+_MESSAGE = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+_MAX_DEPTH = 8  # nesting followed when collecting marked fields; recursive types stop at their first repeat
+
+
+def _field_policy(field: descriptor_pb2.FieldDescriptorProto) -> options_pb2.FieldPolicy:
+    ext: Any = field.options.Extensions
+    policy: options_pb2.FieldPolicy = ext[options_pb2.field_policy]
+    return policy
+
+
+class _FieldPlanner:
+    """Walks message types once per type: ``plan("tta.v1.SendMessageRequest")`` →
+    ``FieldPlan(scan=("text",), phi=("text",), owner=())``."""
+
+    def __init__(self, fds: descriptor_pb2.FileDescriptorSet) -> None:
+        self._messages: dict[str, descriptor_pb2.DescriptorProto] = {}
+        for f in fds.file:
+            prefix = f"{f.package}." if f.package else ""
+            for m in f.message_type:
+                self._index(prefix + m.name, m)
+        self._plans: dict[str, FieldPlan] = {}
+
+    def _index(self, name: str, m: descriptor_pb2.DescriptorProto) -> None:
+        self._messages.setdefault(name, m)
+        for nested in m.nested_type:
+            self._index(f"{name}.{nested.name}", nested)
+
+    def plan(self, type_name: str) -> FieldPlan:
+        found = self._plans.get(type_name)
+        if found is None:
+            marks: dict[str, list[str]] = {"scan": [], "phi": [], "owner": []}
+            self._walk(type_name, "", (), marks)
+            found = self._plans[type_name] = (
+                FieldPlan(tuple(marks["scan"]), tuple(marks["phi"]), tuple(marks["owner"]))
+                if any(marks.values())
+                else NO_FIELDS
+            )
+        return found
+
+    def _walk(self, type_name: str, prefix: str, seen: tuple[str, ...], marks: dict[str, list[str]]) -> None:
+        message = self._messages.get(type_name)
+        if message is None or type_name in seen or len(seen) >= _MAX_DEPTH:
+            return
+        for field in message.field:
+            path = prefix + field.name
+            policy = _field_policy(field)
+            for kind in ("scan", "phi", "owner"):
+                if getattr(policy, kind):
+                    marks[kind].append(path)
+            if field.type == _MESSAGE:
+                self._walk(field.type_name.lstrip("."), path + ".", (*seen, type_name), marks)

@@ -69,6 +69,11 @@ HTTP_STATUS: dict[Code, int] = {
 
 # ErrorInfo reasons (domain-independent) that carry a more precise HTTP status than their code.
 REASON_STATUS: dict[str, int] = {
+    # the HTTP door's own refusals, before any call: HTTP's words for what gRPC has no code for
+    "METHOD_NOT_ALLOWED": 405,
+    "NOT_ACCEPTABLE": 406,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
     "CONTENT_SAFETY_VIOLATION": 422,
     "PRIVACY_RESTRICTED": 451,
     "CONSENT_REQUIRED": 451,

@@ -57,6 +57,7 @@ class CallScope:
         "_upstream_done",
         "correlation",
         "door",
+        "finished",
         "method",
         "response_metadata",
         "upstream",
@@ -86,6 +87,7 @@ class CallScope:
         self._client_span = client_span
         self._start = time.perf_counter()
         self._upstream_done: float | None = None
+        self.finished = False
         # Returned to the client on every outcome: in the headers, or the trailers of an error.
         self.response_metadata: Metadata = (
             (REQUEST_ID, correlation.request_id),
@@ -108,6 +110,9 @@ class CallScope:
 
     def finish(self, code: grpc.StatusCode, message: str | None = None) -> None:
         """Record the outcome once: metrics, the access line, span status, log context."""
+        if self.finished:
+            return
+        self.finished = True
         end = time.perf_counter()
         status = code.name
         upstream_s = None if self._upstream_done is None else self._upstream_done - self._start
@@ -150,6 +155,11 @@ class Telemetry:
         self.pool = pool  # swapped by a reload, to decode requests at debug level
         self._tracer = provider.get_tracer("tta-gateway") if provider is not None else None
         self._route_metrics: dict[tuple[str, str], RouteMetrics] = {}
+
+    def set_provider(self, provider: TracerProvider | None) -> None:
+        """Trace with ``provider`` from the next call on (tests install an in-memory exporter)."""
+        self.provider = provider
+        self._tracer = provider.get_tracer("tta-gateway") if provider is not None else None
 
     def _bound(self, door: str, route: Route, label: str) -> RouteMetrics | None:
         if self.metrics is None:

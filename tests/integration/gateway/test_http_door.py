@@ -247,7 +247,7 @@ async def test_a_header_that_cannot_be_grpc_metadata_is_400(
     before = len(double.calls)
     resp = await client.get("/api/v1/players/p1", headers={"Authorization": "Bearer\tx"})
     assert resp.status_code == 400
-    assert resp.json()["message"] == "header authorization: the value must be printable ASCII"
+    assert resp.json()["message"] == "metadata authorization: the value must be printable ASCII"
     assert len(double.calls) == before  # refused before any upstream call
 
 
@@ -256,11 +256,8 @@ async def test_a_route_timeout_from_config_applies_without_grpc_timeout() -> Non
     settings = Settings.from_mapping(
         {
             "grpc": {"host": "127.0.0.1", "port": 0},
-            "http": {
-                "host": "127.0.0.1",
-                "port": 0,
-                "route_timeouts": {"/tta.v1.PlayerService/GetPlayer": 0.3},
-            },
+            "http": {"host": "127.0.0.1", "port": 0},
+            "deadlines": {"routes": {"/tta.v1.PlayerService/GetPlayer": {"default_seconds": 0.3}}},
             "admin": {"port": 0},
             "upstreams": [{**ALL_TTA, "targets": [f"127.0.0.1:{port}"]}],
         }
@@ -281,7 +278,7 @@ async def test_a_route_timeout_for_an_unknown_method_stops_start_up() -> None:
 
     settings = Settings.from_mapping(
         {
-            "http": {"route_timeouts": {"/tta.v1.PlayerService/GetPlayr": 1.0}},
+            "deadlines": {"routes": {"/tta.v1.PlayerService/GetPlayr": {"default_seconds": 1.0}}},
             "upstreams": [{**ALL_TTA, "targets": ["127.0.0.1:1"]}],
         }
     )

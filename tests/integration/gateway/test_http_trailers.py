@@ -207,9 +207,9 @@ async def test_a_message_the_door_cannot_render_mid_stream_is_in_band(gateway: G
         assert sent[3]["headers"] == []
 
 
-async def test_a_first_message_the_door_cannot_render_is_an_error_response(gateway: Gateway) -> None:
-    # The echoed WatchRoomRequest is no WatchRoomResponse: rendered before the status line went out,
-    # so the client gets a 500 rather than a 200 and a broken body.
+async def test_a_first_message_the_door_cannot_render_is_an_in_band_error(gateway: Gateway) -> None:
+    # The echoed WatchRoomRequest is no WatchRoomResponse. The status line went out with the upstream's
+    # headers, before any message (so an EventSource opens at once): the failure is an in-band item.
     assert gateway.metrics is not None
     sample = (
         "tta_gateway_requests_total",
@@ -220,8 +220,8 @@ async def test_a_first_message_the_door_cannot_render_is_an_error_response(gatew
         gateway.http_door, "/api/v1/sessions/se_1/messages:watch", [TE, (b"x-request-id", b"rq-render")]
     )
     assert kinds(sent) == ["start", "body", "trailers"]  # negotiated: the trailers message follows
-    assert sent[0]["status"] == 500
-    assert json.loads(sent[1]["body"])["code"] == 13
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"])["error"]["code"] == 13
     # Answered within the call: its own id, and the call is counted as the INTERNAL failure it is.
     assert (b"x-request-id", b"rq-render") in sent[0]["headers"]
     assert gateway.metrics.registry.get_sample_value(*sample) == before + 1
@@ -298,9 +298,12 @@ async def test_curl_over_http2_without_te_gets_trailer_headers_for_unary_only(
     assert ("grpc-trailer-x-up-trailer: bye" in headers) is (path == PLAYER)
 
 
-async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
+@pytest.mark.parametrize(("grace", "status"), [(5.0, 504), (0.0, 503)])
+async def test_stop_lets_an_http2_call_in_flight_answer(grace: float, status: int) -> None:
     # uvicorn's graceful shutdown with the zttp protocol: an idle HTTP/2 connection is closed, a stream
-    # in flight still gets its answer (here the 504 of its 3 s deadline), then the port is closed.
+    # in flight still gets its answer within the grace period (here the 504 of its 1 s deadline), or
+    # when the grace period ends first a 503 google.rpc.Status (never a truncated body or a plain
+    # 500), then the port is closed.
     server, double, port = await _start_double()
     gw = await Gateway.build(_http2_settings(port))
     await gw.start()
@@ -313,12 +316,14 @@ async def test_stop_lets_an_http2_call_in_flight_answer() -> None:
         ):
             assert (await idle.get(PLAYER)).http_version == "HTTP/2"
             slow = asyncio.create_task(
-                busy.get(PLAYER, headers={"Grpc-Metadata-X-Behaviour": "hang", "Grpc-Timeout": "3S"})
+                busy.get(PLAYER, headers={"Grpc-Metadata-X-Behaviour": "hang", "Grpc-Timeout": "1S"})
             )
             await asyncio.wait_for(double.hanging.get(), timeout=10)  # the call is in flight upstream
-            await asyncio.wait_for(gw.stop(0), timeout=5)
+            await asyncio.wait_for(gw.stop(grace), timeout=grace + 5)
             stopped = True
-            assert (await slow).status_code == 504
+            answer = await slow
+            assert answer.status_code == status
+            assert answer.json()["code"] == (4 if status == 504 else 14)
             with pytest.raises(httpx.ConnectError):
                 await idle.get(PLAYER)
     finally:

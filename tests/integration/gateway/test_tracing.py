@@ -14,7 +14,6 @@ from opentelemetry.trace import SpanKind
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.telemetry.calls import Telemetry
 from gateway.telemetry.logs import AccessLog
 from tests.integration.gateway.test_passthrough import ALL_TTA, UNARY, _start_double
 
@@ -37,9 +36,8 @@ async def traced() -> AsyncIterator[tuple[grpc.aio.Channel, InMemorySpanExporter
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    gateway.telemetry = Telemetry(
-        gateway.metrics, AccessLog(enabled=False), provider, gateway.redactor, gateway.pool
-    )
+    gateway.telemetry.set_provider(provider)
+    gateway.telemetry.access = AccessLog(enabled=False)
     await gateway.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel:
         yield channel, exporter

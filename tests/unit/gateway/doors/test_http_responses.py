@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway._http_responses import trailers_negotiated
+from gateway.doors._http_responses import trailers_negotiated
 
 OFFERED: dict[str, Any] = {"http.response.trailers": {}}
 

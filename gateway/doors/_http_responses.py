@@ -14,10 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2
-
-from gateway.telemetry.calls import CallScope
+from gateway.errors import GatewayError
 from transcoder import streaming
 from transcoder.status import Code, http_status, status_body
 
@@ -85,10 +82,13 @@ def trailers_negotiated(scope: Scope) -> bool:
     return False
 
 
-def response_headers(call: CallScope, initial: Any, trailing: Any = ()) -> list[tuple[bytes, bytes]]:
-    """The gateway's own response metadata, the upstream's initial metadata as ``Grpc-Metadata-*``,
-    and ``trailing`` metadata (when it travels as headers) as ``Grpc-Trailer-*``."""
-    headers = [(k.encode(), v.encode()) for k, v in call.response_metadata if isinstance(v, str)]
+def response_headers(
+    own: Iterable[tuple[str, Any]], initial: Any, trailing: Any = ()
+) -> list[tuple[bytes, bytes]]:
+    """The gateway's own response metadata (the call's ids, as plain headers), the upstream's initial
+    metadata as ``Grpc-Metadata-*``, and ``trailing`` metadata (when it travels as headers) as
+    ``Grpc-Trailer-*``."""
+    headers = [(k.encode(), v.encode()) for k, v in own if isinstance(v, str)]
     for key, value in initial or ():
         if isinstance(value, str) and not key.startswith("grpc-"):
             headers.append((f"grpc-metadata-{key}".encode(), value.encode("latin-1", "replace")))
@@ -159,36 +159,24 @@ async def send_whole(
     await end_body(send, body, fields, trailers)
 
 
-async def send_error(
+async def send_status(
     send: Send,
-    code: Code,
-    message: str,
-    status: int | None,
+    err: GatewayError,
+    own: Iterable[tuple[str, Any]],
     *,
-    field: str | None = None,
-    details: Any = (),
-    headers: Iterable[tuple[bytes, bytes]] = (),
-    trailing: Iterable[tuple[bytes, bytes]] = (),
+    extra: Iterable[tuple[bytes, bytes]] = (),
     trailers: bool = False,
 ) -> None:
-    """A ``google.rpc.Status`` JSON response; ``trailing``: the upstream's trailer fields, sent as
-    trailers when ``trailers`` was negotiated, else as headers (see :func:`send_whole`)."""
-    if field is not None and not details:
-        detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
-                ]
-            )
-        )
-        details = (detail,)
-    body = status_body(code, message, tuple(details))
+    """The one rendering of an error on the HTTP door: the HTTP status from ``transcoder.status``'s
+    table, a ``google.rpc.Status`` JSON body with the details, the call's ids (``own``), the headers
+    and trailers the error carries (an upstream's), sent as trailers when ``trailers`` was negotiated."""
+    details = err.packed_details()
+    code = Code(err.code.value[0])
     await send_whole(
         send,
-        status or http_status(code, details),
-        [(b"content-type", b"application/json"), *headers],
-        body,
-        list(trailing),
+        http_status(code, details),
+        [(b"content-type", b"application/json"), *extra, *response_headers(own, err.initial)],
+        status_body(code, err.message, details),
+        trailer_fields(err.trailing),
         trailers,
     )

@@ -1,0 +1,74 @@
+"""Deadlines, the same on every door: the caller's own, else the route's default, never past its cap.
+
+Per route (``deadlines`` in the configuration: a method's setting beats its service's, which beats the
+global one): ``default_seconds`` for calls with one response, ``stream_default_seconds`` for server
+streams (0: none, so a watch may stay open), and ``max_seconds`` capping every deadline a call has, the
+caller's included (0: no cap). As Envoy's ``grpc_timeout_header_max``, the cap shortens deadlines; it
+does not give one to a call that has none (a stream whose default is none stays open until it ends). A gRPC caller that sends no ``grpc-timeout`` gets the default just as a REST
+client without ``Grpc-Timeout`` does.
+
+A deadline already spent (less than a millisecond left, e.g. ``Grpc-Timeout: 0S`` or ``1n``) is refused
+with DEADLINE_EXCEEDED here, every time, rather than racing the upstream call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import grpc
+
+from gateway.chain.call import Call
+from gateway.chain.chain import Reply, Step
+from gateway.config import DeadlineSettings
+from gateway.errors import Refused
+from gateway.routes import Route
+
+_SPENT = 0.001  # seconds: less than this left cannot carry a call to an upstream and back
+_TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
+_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def parse_grpc_timeout(value: str) -> float:
+    """``grpc-timeout`` in the gRPC wire format (at most 8 digits and a unit) as seconds.
+
+    >>> parse_grpc_timeout("250m")
+    0.25
+    """
+    m = _TIMEOUT.fullmatch(value.strip())
+    if m is None:
+        raise Refused(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Grpc-Timeout {value[:20]!r}: expected up to 8 digits and a unit H, M, S, m, u or n",
+            field="Grpc-Timeout",
+        )
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+class Deadline(Step):
+    name = "deadline"
+
+    def __init__(self, settings: DeadlineSettings, default: float | None = None, cap: float | None = None):
+        self.settings = settings
+        self.default = default
+        self.cap = cap
+
+    def for_route(self, route: Route) -> Step | None:
+        default, cap = self.settings.for_route(route.path, route.service, route.server_streaming)
+        return Deadline(self.settings, default, cap)
+
+    async def before(self, call: Call) -> Reply | None:
+        now = time.monotonic()
+        deadline = call.deadline
+        if deadline is None and self.default is not None:
+            deadline = now + self.default
+        if self.cap is not None and deadline is not None and deadline > now + self.cap:
+            deadline = now + self.cap
+        if deadline is not None and deadline - now < _SPENT:
+            raise Refused(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "the call's deadline expired before it could be forwarded",
+                reason="DEADLINE_SPENT",
+            )
+        call.deadline = deadline
+        return None
