@@ -1,9 +1,5 @@
-"""``python -m bench``: run every benchmark in turn."""
+"""``python -m bench`` (``make bench``): the open-loop CPU-per-call bench, both doors (bench/cost.py)."""
 
-from bench import passthrough, rest, telemetry
+from bench.cost import main
 
-status = passthrough.main([])
-print()
-status = status or telemetry.main([])
-print()
-raise SystemExit(status or rest.main([]))
+raise SystemExit(main())

@@ -1,31 +1,41 @@
-"""HTTP/1.1 keep-alive load generator process: one GET path, N connections, a fixed time.
+"""HTTP/1.1 load generator process: one GET at a fixed offered rate (open loop, bench/_pacing.py).
 
-Uses ``wrk`` when it is on PATH (``-t1 -c{N} -d{s}s``, no Lua), else an asyncio client here: each
-connection sends one request, reads the response (Content-Length or chunked framing), sends the next — no
-pipelining. Prints the same JSON lines as bench/_load.py: ``{"event": "measuring"}`` after the
-warm-up, then ``{"calls": ..., "errors": ..., "seconds": ..., "generator": ...}``. Any status other
-than 200 counts as an error.
+A pool of keep-alive connections, opened before the first due instant, each carrying one request at a
+time (no pipelining). A due call takes the connection idle longest (so every connection stays in use
+and no server closes one for idleness); when none is idle it waits for the first to free, and starts
+late. The request is one pre-built byte string; the response is framed by Content-Length or chunked
+encoding. Any status other than 200 is an error. uvloop when installed.
+
+There is no ``wrk`` path any more: wrk runs a closed loop (and wrk2, which paces, is not packaged here).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
-import shutil
-import subprocess
 import time
-from typing import cast
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
+
+from bench._pacing import Schedule, Tally, drive, emit, run_loop
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:\s*chunked")
 
 
-def _response_end(buf: bytearray, end: int, head: bytes) -> int | None:
-    """Where the response whose head ends at ``end`` ends in ``buf``; None while incomplete."""
-    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head)
+def response_end(buf: bytearray | bytes, end: int, head: bytes) -> int | None:
+    """Where the response whose (lower-cased) head ends at ``end`` ends in ``buf``; None while incomplete.
+
+    >>> response_end(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok", 36, b"http/1.1 200 ok\\r\\ncontent-length: 2")
+    40
+    """
+    m = _CONTENT_LENGTH.search(head)
     if m is not None:
         total = end + 4 + int(m.group(1))
         return total if len(buf) >= total else None
-    if not re.search(rb"\r\ntransfer-encoding:\s*chunked", head):
+    if not _CHUNKED.search(head):
         raise ValueError(f"response framed by neither Content-Length nor chunked: {head[:200]!r}")
     pos = end + 4
     while True:  # chunk: hex size CRLF data CRLF; the last one is size 0, then (no) trailers, CRLF
@@ -41,113 +51,119 @@ def _response_end(buf: bytearray, end: int, head: bytes) -> int | None:
             return None
 
 
-class _Conn(asyncio.Protocol):
-    """One keep-alive connection: request, full response, request again, until the deadline."""
+class _Pool:
+    """The connections, the idle ones in the order they freed, and the calls waiting for one."""
 
-    def __init__(self, request: bytes, counts: dict[str, int], deadline: float) -> None:
-        self.request, self.counts, self.deadline = request, counts, deadline
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.tally: Tally | None = None  # set when the pacer starts
+        self.idle: deque[_Conn] = deque()
+        self.waiting: deque[float] = deque()  # due instants of calls with no connection yet
+        self.closing = False
+        self.failure: str | None = None  # the first thing that went wrong with a connection
+
+    def send(self, due: float) -> None:
+        if self.idle:
+            self.idle.popleft().send(due)
+        else:
+            self.waiting.append(due)
+
+    def freed(self, conn: _Conn) -> None:
+        if self.waiting:
+            conn.send(self.waiting.popleft())
+        else:
+            self.idle.append(conn)
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(self, pool: _Pool) -> None:
+        self.pool = pool
         self.buf = bytearray()
-        self.measuring = False
+        self.due: float | None = None  # the call on the wire, if any
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
-        self.transport.write(self.request)
+
+    def send(self, due: float) -> None:
+        assert self.transport is not None
+        assert self.pool.tally is not None
+        self.due = due
+        self.pool.tally.started(due, time.perf_counter())
+        self.transport.write(self.pool.request)
 
     def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
         self.buf += data
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:
             return
         head = bytes(self.buf[:end]).lower()
         try:
-            total = _response_end(self.buf, end, head)
+            total = response_end(self.buf, end, head)
         except ValueError as err:
-            self.done.set_exception(err)
-            self.transport.close()
+            self._fail(str(err))
             return
         if total is None:
             return
+        if self.due is None or self.pool.tally is None:
+            self._fail(f"a response nobody asked for: {head[:200]!r}")
+            return
         del self.buf[:total]
-        if self.measuring:
-            key = "calls" if head.startswith(b"http/1.1 200 ") else "errors"
-            self.counts[key] += 1
-        if time.monotonic() < self.deadline:
-            self.transport.write(self.request)
-        else:
-            self.transport.close()
+        due, self.due = self.due, None
+        status = head[9:12].decode(errors="replace")  # b"http/1.1 200 ok"
+        self.pool.tally.finished(due, time.perf_counter(), None if status == "200" else f"HTTP {status}")
+        self.pool.freed(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            if time.monotonic() < self.deadline:  # the server hung up early: fail loudly
-                self.done.set_exception(ConnectionError(f"connection closed before the deadline: {exc}"))
-            else:
-                self.done.set_result(None)
+        if not self.pool.closing:  # every connection is used every few ms: a close is the server's doing
+            self._fail(f"the server closed a connection ({exc or 'EOF'})")
+
+    def _fail(self, reason: str) -> None:
+        """Take this connection out of the pool; the call on it, if any, is an error."""
+        self.pool.failure = self.pool.failure or reason
+        if self.due is not None and self.pool.tally is not None:
+            self.pool.tally.finished(self.due, time.perf_counter(), "connection")
+            self.due = None
+        if self in self.pool.idle:
+            self.pool.idle.remove(self)
+        if self.transport is not None:
+            self.transport.close()
 
 
-async def _python(
-    host: str, port: int, path: str, connections: int, warmup: float, seconds: float
-) -> dict[str, float]:
+async def _run(a: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    counts = {"calls": 0, "errors": 0}
-    deadline = time.monotonic() + warmup + seconds
-    conns: list[_Conn] = []
-    for _ in range(connections):
-        _, conn = await loop.create_connection(lambda: _Conn(request, counts, deadline), host, port)
-        conns.append(conn)
-    await asyncio.sleep(warmup)
-    print(json.dumps({"event": "measuring"}), flush=True)
-    for c in conns:
-        c.measuring = True
-    start = time.monotonic()
-    await asyncio.gather(*(c.done for c in conns))
-    return {**counts, "seconds": time.monotonic() - start}
+    pool = _Pool(f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n\r\n".encode())
+    for _ in range(a.connections):
+        _, conn = await loop.create_connection(lambda: _Conn(pool), a.host, a.port)
+        pool.idle.append(conn)
 
+    def issuer(tally: Tally) -> Callable[[float], None]:
+        pool.tally = tally
+        return pool.send
 
-def _wrk(wrk: str, url: str, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True, check=True
-    ).stdout
-    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", out)
-    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    if m is None or rps is None:
-        raise SystemExit(f"cannot parse wrk output:\n{out}")
-    scale = {"ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non200 = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    errors += int(non200.group(1)) if non200 else 0
-    return {"calls": int(m.group(1)), "errors": errors, "seconds": float(m.group(2)) * scale,
-            "requests_per_sec": float(rps.group(1))}  # fmt: skip
+    result = await drive(Schedule(a.rate, a.warmup, a.seconds), a.late_ms / 1e3, issuer, drain_seconds=5.0)
+    pool.closing = True
+    for conn in pool.idle:
+        assert conn.transport is not None
+        conn.transport.close()
+    return {**result, "failure": pool.failure}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--path", required=True)
+    p.add_argument("--rate", type=float, required=True, help="requests per second")
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--python", action="store_true", help="use the asyncio client even if wrk is on PATH")
+    p.add_argument("--late-ms", type=float, default=5.0, help="a request sent later than this is late")
     a = p.parse_args()
-    wrk = None if a.python else shutil.which("wrk")
-    if wrk is not None:
-        url = f"http://{a.host}:{a.port}{a.path}"
-        _wrk(wrk, url, a.connections, max(1, round(a.warmup)))  # warm-up run, discarded
-        print(json.dumps({"event": "measuring"}), flush=True)
-        result = {**_wrk(wrk, url, a.connections, max(1, round(a.seconds))), "generator": "wrk"}
-    else:
-        work = _python(a.host, a.port, a.path, a.connections, a.warmup, a.seconds)
-        try:
-            import uvloop  # the generator shares the machine with the measured processes: keep it lean
-        except ImportError:
-            result = {**asyncio.run(work), "generator": "python asyncio"}
-        else:
-            result = {**uvloop.run(work), "generator": "python asyncio (uvloop)"}
-    print(json.dumps(result), flush=True)
+    result, loop = run_loop(_run(a))
+    emit({**result, "generator": f"HTTP/1.1 keep-alive on {loop}, {a.connections} connections"})
 
 
 if __name__ == "__main__":

@@ -1,59 +1,66 @@
-"""Load generator process: keep N unary calls in flight against one method for a fixed time.
+"""gRPC load generator process: one unary method at a fixed offered rate (open loop, bench/_pacing.py).
 
-Prints one JSON line: {"calls": ..., "errors": ..., "seconds": ...}. Requests are pre-serialised
-bytes so the generator spends as little CPU per call as grpc allows.
+One channel, one pre-serialised request sent as raw bytes (no serialiser runs per call), uvloop when
+installed. Prints the JSON lines bench/_pacing.py describes; the last one also names the generator.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
+from bench._pacing import Schedule, Tally, drive, emit, run_loop
 
-async def _run(
-    target: str, method: str, payload: bytes, concurrency: int, warmup: float, seconds: float
-) -> dict[str, float]:
-    async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(method, _registered_method=True)
-        counts = {"calls": 0, "errors": 0}
-        measuring = False
-        deadline = time.monotonic() + warmup + seconds
 
-        async def worker() -> None:
-            while time.monotonic() < deadline:
+async def _run(a: argparse.Namespace) -> dict[str, Any]:
+    payload = bytes.fromhex(a.payload_hex)
+    clock = time.perf_counter
+    loop = asyncio.get_running_loop()
+    async with grpc.aio.insecure_channel(a.target) as channel:
+        call = channel.unary_unary(a.method, _registered_method=True)
+        await call(payload, timeout=10)  # connected before the first due instant
+
+        tasks: set[Any] = set()
+
+        def issuer(tally: Tally) -> Callable[[float], None]:
+            async def one(due: float) -> None:
+                tally.started(due, clock())
                 try:
-                    await call(payload, timeout=10)
-                    if measuring:
-                        counts["calls"] += 1
-                except grpc.aio.AioRpcError:
-                    counts["errors"] += 1
+                    await call(payload, timeout=a.timeout)
+                except grpc.aio.AioRpcError as err:
+                    tally.finished(due, clock(), err.code().name)
+                else:
+                    tally.finished(due, clock(), None)
 
-        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-        await asyncio.sleep(warmup)
-        print(json.dumps({"event": "measuring"}), flush=True)
-        measuring = True
-        start = time.monotonic()
-        await asyncio.gather(*workers)
-        return {**counts, "seconds": time.monotonic() - start}
+            def issue(due: float) -> None:
+                task = loop.create_task(one(due))
+                tasks.add(task)  # the loop keeps only a weak reference to a task
+                task.add_done_callback(tasks.discard)
+
+            return issue
+
+        schedule = Schedule(a.rate, a.warmup, a.seconds)
+        return await drive(schedule, a.late_ms / 1e3, issuer, drain_seconds=a.timeout)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--payload-hex", default="")
-    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--rate", type=float, required=True, help="calls per second")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--late-ms", type=float, default=5.0, help="a call started later than this is late")
+    p.add_argument("--timeout", type=float, default=5.0, help="each call's deadline, seconds")
     a = p.parse_args()
-    result = asyncio.run(
-        _run(a.target, a.method, bytes.fromhex(a.payload_hex), a.concurrency, a.warmup, a.seconds)
-    )
-    print(json.dumps(result), flush=True)
+    result, loop = run_loop(_run(a))
+    emit({**result, "generator": f"grpc.aio on {loop}, one channel"})
 
 
 if __name__ == "__main__":
