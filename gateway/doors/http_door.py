@@ -62,9 +62,11 @@ from gateway.policies.deadline import parse_grpc_timeout
 from gateway.telemetry.correlation import valid_request_id
 from transcoder import streaming
 from transcoder.codec import (
+    MAX_JSON_DEPTH,
     BindingError,
     JsonOptions,
     apply_bindings,
+    json_depth,
     parse_json_body,
     to_json,
     to_json_field,
@@ -471,6 +473,15 @@ def _stream_items(body: bytes) -> list[bytes]:
             raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT, f"<body>: not a JSON array ({exc})", field="<body>"
             ) from None
+        # Each element is one message: it may nest as deep as one body may (and orjson re-encodes
+        # only up to its own limit), so the limit is checked here, before any re-encoding.
+        for i, item in enumerate(items):
+            if json_depth(item, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+                raise Refused(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"<body>[{i}]: nested deeper than {MAX_JSON_DEPTH} levels of JSON arrays and objects",
+                    field=f"<body>[{i}]",
+                )
         return [orjson.dumps(item) for item in items]
     return [line for line in text.split(b"\n") if line.strip()]
 

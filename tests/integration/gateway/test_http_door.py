@@ -171,6 +171,43 @@ async def test_a_malformed_client_stream_line_names_the_problem(
     assert resp.json()["code"] == 3
 
 
+@pytest.mark.parametrize("depth", [101, 300, 1000])
+async def test_a_client_stream_element_nested_too_deep_is_400(
+    http: tuple[httpx.AsyncClient, UpstreamDouble], depth: int
+) -> None:
+    client, double = http
+    deep = "[" * (depth - 1) + "]" * (depth - 1)
+    body = f'[{{"text": "a"}}, {{"text": {deep}}}]'.encode()
+    resp = await client.post("/api/v1/sessions/se_1/messages:import", content=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["message"].startswith("<body>[1]: nested deeper than 100 levels")
+    assert resp.json()["details"][0]["fieldViolations"][0]["field"] == "<body>[1]"
+    assert (await client.get("/api/v1/players/p1")).status_code == 200  # and the door goes on
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_body_that_is_not_json_is_415(
+    http: tuple[httpx.AsyncClient, UpstreamDouble], content_type: str
+) -> None:
+    """A browser sends these cross-site without a CORS preflight: refused before any upstream call."""
+    client, double = http
+    before = len(double.calls)
+    resp = await client.post(
+        "/api/v1/diagnostics:echo", content=b'{"payload": ""}', headers={"Content-Type": content_type}
+    )
+    assert resp.status_code == 415
+    assert resp.json()["details"][0]["reason"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert len(double.calls) == before
+    ok = await client.post(
+        "/api/v1/diagnostics:echo",
+        content=b'{"payload": ""}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 200
+
+
 @pytest.fixture
 async def cors_http() -> AsyncIterator[httpx.AsyncClient]:
     server, _, port = await _start_double()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import signal
 import subprocess
@@ -15,11 +17,13 @@ import grpc
 import httpx
 import pytest
 from google.api import annotations_pb2
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tta.gateway.v1 import options_pb2
 
 from gateway.app import Gateway
 from gateway.config import Settings
+from gateway.telemetry.logs import configure_logging
 from tests.e2e.conftest import free_port
 from tests.integration.gateway.test_descriptor_sources import (
     ECHO,
@@ -29,6 +33,7 @@ from tests.integration.gateway.test_descriptor_sources import (
     list_services,
     timestamp_file,
 )
+from tests.unit.gateway.telemetry.test_logs import restore_logging  # noqa: F401 - a fixture
 
 SHOUT = "/acme/v1/shout"
 
@@ -201,3 +206,69 @@ async def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
         await server.stop(0)
+
+
+def with_phi_note() -> list[descriptor_pb2.FileDescriptorProto]:
+    """acme/v1/echo.proto plus acme/v1/notes.proto: NotesService/Keep(NoteRequest), whose ``note``
+    the contract marks PHI (``(tta.gateway.v1.field_policy).phi``)."""
+    notes = descriptor_pb2.FileDescriptorProto(
+        name="acme/v1/notes.proto",
+        package="acme.v1",
+        syntax="proto3",
+        dependency=["acme/v1/echo.proto", "tta/gateway/v1/options.proto"],
+    )
+    field = descriptor_pb2.FieldDescriptorProto
+    request = notes.message_type.add(name="NoteRequest")
+    note = request.field.add(
+        name="note", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL, json_name="note"
+    )
+    policy: Any = note.options.Extensions
+    policy[options_pb2.field_policy].phi = True
+    notes.service.add(name="NotesService").method.add(
+        name="Keep", input_type=".acme.v1.NoteRequest", output_type=".acme.v1.EchoResponse"
+    )
+    own = [
+        descriptor_pb2.FileDescriptorProto.FromString(d.serialized_pb)
+        for d in (descriptor_pb2.DESCRIPTOR, options_pb2.DESCRIPTOR)
+    ]
+    return [*own, acme_file(), notes]
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_reload_that_adds_phi_fields_redacts_them_in_the_logs(tmp_path: Path) -> None:
+    contracts = tmp_path / "acme.binpb"
+    write_set(contracts, acme_file())
+    server, port = await start_acme()
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "admin": {"port": 0},
+            "descriptors": [{"file": str(contracts)}],
+            "upstreams": [{"services": ["acme.v1.*"], "targets": [f"127.0.0.1:{port}"]}],
+            "log": {"level": "debug"},
+        }
+    )
+    gateway = await Gateway.build(settings)
+    stream = io.StringIO()
+    configure_logging(settings.log, gateway.redactor, stream)
+    await gateway.start()
+    secret = "I-told-my-therapist-about-the-night-of-the-fire"
+    try:
+        contracts.write_bytes(
+            descriptor_pb2.FileDescriptorSet(
+                file=[timestamp_file(), *api_files(), *with_phi_note()]
+            ).SerializeToString()
+        )
+        await gateway.reload()
+        note_cls = message_factory.GetMessageClass(gateway.pool.FindMessageTypeByName("acme.v1.NoteRequest"))
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel:
+            request = note_cls(note=secret).SerializeToString()
+            assert await channel.unary_unary("/acme.v1.NotesService/Keep")(request, timeout=5) == b"echo:" + request
+    finally:
+        await gateway.stop(0)
+        await server.stop(0)
+    received = [json.loads(line) for line in stream.getvalue().splitlines() if '"call received"' in line]
+    assert received, "no debug line of the call: the check below would prove nothing"
+    assert received[-1]["request"]["note"].startswith("<redacted:")
+    assert secret not in stream.getvalue()
