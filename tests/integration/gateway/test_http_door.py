@@ -175,7 +175,7 @@ async def test_a_malformed_client_stream_line_names_the_problem(
 async def test_a_client_stream_element_nested_too_deep_is_400(
     http: tuple[httpx.AsyncClient, UpstreamDouble], depth: int
 ) -> None:
-    client, double = http
+    client, _ = http
     deep = "[" * (depth - 1) + "]" * (depth - 1)
     body = f'[{{"text": "a"}}, {{"text": {deep}}}]'.encode()
     resp = await client.post("/api/v1/sessions/se_1/messages:import", content=body)
