@@ -264,7 +264,10 @@ async def test_a_reload_that_adds_phi_fields_redacts_them_in_the_logs(tmp_path: 
         note_cls = message_factory.GetMessageClass(gateway.pool.FindMessageTypeByName("acme.v1.NoteRequest"))
         async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel:
             request = note_cls(note=secret).SerializeToString()
-            assert await channel.unary_unary("/acme.v1.NotesService/Keep")(request, timeout=5) == b"echo:" + request
+            assert (
+                await channel.unary_unary("/acme.v1.NotesService/Keep")(request, timeout=5)
+                == b"echo:" + request
+            )
     finally:
         await gateway.stop(0)
         await server.stop(0)
