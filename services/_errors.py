@@ -7,9 +7,10 @@ turns it into a real gRPC status with ``context.abort_with_status`` for both han
 code that runs outside the handler's own frame (for example the reader task of a bidi stream) fail with
 a precise status too.
 
-``INVALID_ARGUMENT`` always carries a ``google.rpc.BadRequest`` detail naming the offending field, so a
-client (or the gateway's error table) can point at it without parsing the message. ``ABORTED`` carries a
-``google.rpc.ErrorInfo`` whose ``reason`` a client can branch on.
+``INVALID_ARGUMENT`` about a field carries a ``google.rpc.BadRequest`` detail naming it, so a client (or
+the gateway's error table) can point at it without parsing the message; a request whose bytes do not
+parse (:func:`malformed_request`, used by :mod:`services._decoding`) has no field to name, and carries
+none. ``ABORTED`` carries a ``google.rpc.ErrorInfo`` whose ``reason`` a client can branch on.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "already_exists",
     "failed_precondition",
     "invalid_argument",
+    "malformed_request",
     "not_found",
     "require",
     "translate_errors",
@@ -77,6 +79,14 @@ def invalid_argument(field: str, reason: str) -> ServiceError:
         f"{field}: {reason}",
         (error_details_pb2.BadRequest(field_violations=[violation]),),
     )
+
+
+def malformed_request(type_name: str) -> ServiceError:
+    """``INVALID_ARGUMENT`` for request bytes that do not parse: ``the request is not a valid tta.v1.X``.
+
+    It says nothing of the parser's exception: the caller sent the bytes and needs no Python names.
+    """
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {type_name}")
 
 
 def already_exists(message: str) -> ServiceError:

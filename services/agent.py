@@ -28,6 +28,7 @@ from services._errors import (
 )
 from services._paging import paginate
 from services._risk import score_text
+from services._streams import open_stream
 from services.state import World, timestamp
 
 __all__ = ["AgentServicer", "compose_reply", "register"]
@@ -122,6 +123,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         """The reply word by word, then the finish reason and usage."""
         agent = self._ready(request.agent_id, request.input, request.max_output_tokens)
         words, reason, input_tokens = compose_reply(agent, request.input, request.max_output_tokens)
+        await open_stream(context)
         sequence = 0
         for word in words:
             sequence += 1

@@ -28,6 +28,7 @@ from services._errors import (
     translate_errors,
 )
 from services._paging import paginate
+from services._streams import open_stream
 from services.state import World, timestamp
 
 __all__ = ["ChatServicer", "register"]
@@ -109,6 +110,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         if request.after_sequence < 0:
             raise invalid_argument("after_sequence", "must not be negative")
         with self._world.rooms.subscribe(session.session_id) as queue:
+            await open_stream(context)  # subscribed: whatever is posted from now on will be delivered
             room = self._world.messages.get(session.session_id, [])
             last = len(room)
             if request.after_sequence:
@@ -126,8 +128,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     ) -> AsyncIterator[chat_pb2.ChatResponse]:
         """Talks in a room: posts each request, delivers every room message, own ones included.
 
-        The first request names the session. When the client half-closes, messages already posted
-        are delivered and the call ends.
+        The first request names the session; it is posted (or refused) before the response headers
+        are sent. When the client half-closes, messages already posted are delivered and the call ends.
         """
         requests = aiter(request_iterator)
         try:
@@ -137,27 +139,25 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         session = self._writable(first.session_id)
         subject = _subject(context)
 
+        def post(request: chat_pb2.ChatRequest) -> None:
+            if request.session_id and request.session_id != session.session_id:
+                raise invalid_argument("session_id", f'a Chat stream stays in session "{session.session_id}"')
+            self._writable(session.session_id)
+            self._post(
+                session,
+                request.text,
+                request.client_message_id,
+                chat_pb2.MESSAGE_VISIBILITY_UNSPECIFIED,
+                subject,
+            )
+
         async def pump() -> None:
-            request = first
-            while True:
-                if request.session_id and request.session_id != session.session_id:
-                    raise invalid_argument(
-                        "session_id", f'a Chat stream stays in session "{session.session_id}"'
-                    )
-                self._writable(session.session_id)
-                self._post(
-                    session,
-                    request.text,
-                    request.client_message_id,
-                    chat_pb2.MESSAGE_VISIBILITY_UNSPECIFIED,
-                    subject,
-                )
-                try:
-                    request = await anext(requests)
-                except StopAsyncIteration:
-                    return
+            async for request in requests:
+                post(request)
 
         with self._world.rooms.subscribe(session.session_id) as queue:
+            post(first)  # subscribed first, so the caller's own first message comes back to it
+            await open_stream(context)
             reader = asyncio.create_task(pump())
             getter: asyncio.Future[chat_pb2.ChatMessage] | None = None
             try:

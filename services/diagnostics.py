@@ -14,6 +14,7 @@ import grpc
 from tta.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 
 from services._errors import Context, aborted, invalid_argument, translate_errors
+from services._streams import open_stream
 from services.state import World
 
 __all__ = [
@@ -68,6 +69,10 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
             )
         fail = request.HasField("fail_after")
         sent = min(request.count, request.fail_after) if fail else request.count
+        if sent or not fail:
+            # A stream that fails before its first message stays Trailers-Only, like any refused call,
+            # so the REST door answers it with a plain error status (409) rather than a 200 stream.
+            await open_stream(context)
         for index in range(sent):
             yield diagnostics_pb2.StreamEchoResponse(index=index, payload=request.payload)
         if fail:

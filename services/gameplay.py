@@ -31,6 +31,7 @@ from services._errors import (
 )
 from services._paging import paginate
 from services._risk import score_text
+from services._streams import open_stream
 from services.safety import open_escalation
 from services.state import World, timestamp
 
@@ -264,6 +265,7 @@ class GameplayServicer(gameplay_pb2_grpc.GameplayServiceServicer):
             raise invalid_argument("after_sequence", "must not be negative")
         # Subscribe before replaying so nothing published meanwhile is missed; skip what was replayed.
         with self._world.narrative.subscribe(session.session_id) as queue:
+            await open_stream(context)  # subscribed: every turn played from now on will be delivered
             last = len(self._world.turns.get(session.session_id, [])) if not request.after_sequence else 0
             if request.after_sequence:
                 for turn in self._world.turns.get(session.session_id, [])[request.after_sequence :]:

@@ -3,7 +3,8 @@
 :func:`start_service` hosts some services on one server; :func:`start_all` gives every service its
 own server and port (so stopping one leaves the rest working), all sharing one :class:`World`. Every
 server also serves ``grpc.health.v1.Health`` (overall ``""`` and each service ``SERVING``) and server
-reflection, as a real TTA backend would, so the gateway can discover and health-check it.
+reflection, as a real TTA backend would, so the gateway can discover and health-check it. On every
+method of them, request bytes that do not parse answer ``INVALID_ARGUMENT`` (:mod:`services._decoding`).
 
     fleet = await start_all()
     settings_env = {"TTA_GATEWAY__UPSTREAMS": fleet.upstreams_json()}
@@ -23,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from services._decoding import RejectMalformedRequests, request_types
 from services.catalog import REFERENCE_SERVICES
 from services.state import World
 
@@ -97,17 +99,16 @@ async def start_service(
     """Start one server hosting ``names`` (plus health and reflection) on ``host:port`` (0: any port)."""
     selected = resolve_names(names)
     world = world if world is not None else World()
-    server = grpc.aio.server()
-    full_names: list[str] = []
+    full_names = [full_name for name in selected for full_name in REFERENCE_SERVICES[name].full_names]
+    hosted = (*full_names, _HEALTH_NAME, reflection.SERVICE_NAME)
+    server = grpc.aio.server(interceptors=[RejectMalformedRequests(request_types(hosted))])
     for name in selected:
-        service = REFERENCE_SERVICES[name]
-        service.register(server, world)
-        full_names.extend(service.full_names)
+        REFERENCE_SERVICES[name].register(server, world)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for full_name in ("", *full_names):
         await health.set(full_name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection((*full_names, _HEALTH_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(hosted, server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

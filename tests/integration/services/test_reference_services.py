@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -42,31 +42,11 @@ from tta.v2 import player_pb2_grpc as player_v2_pb2_grpc
 
 from services.catalog import REFERENCE_SERVICES
 from services.diagnostics import MAX_STREAM_ECHO_COUNT, MAX_STREAM_ECHO_PAYLOAD
-from services.server import RunningFleet, start_all, start_service
+from services.server import RunningFleet, start_service
 from services.state import World
 
 ROOT = Path(__file__).resolve().parents[3]
 WAIT = 5.0  # seconds any single wait in these tests may take before it is a failure
-
-
-@pytest.fixture
-async def world() -> World:
-    return World(stream_delay=0)
-
-
-@pytest.fixture
-async def fleet(world: World) -> AsyncIterator[RunningFleet]:
-    running = await start_all(world=world)
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def channels(fleet: RunningFleet) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
-    opened = {name: grpc.aio.insecure_channel(svc.target) for name, svc in fleet.services.items()}
-    yield opened
-    for channel in opened.values():
-        await channel.close()
 
 
 async def until(condition: Callable[[], bool]) -> None:
