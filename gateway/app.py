@@ -285,6 +285,11 @@ class Gateway:
             ]
         )
 
+    def _close_doors(self) -> None:
+        self.http_door.close()
+        if self.grpc_door is not None:
+            self.grpc_door.close()
+
     async def stop(self, grace: float | None = None, drain: float = 0.0) -> None:
         """Report not ready, keep serving for ``drain`` seconds (load balancers see the change and stop
         sending), then stop accepting calls, let in-flight calls finish for up to ``grace`` seconds,
@@ -295,10 +300,10 @@ class Gateway:
         if drain > 0:
             log.info("draining: not ready, still serving for %.1f s", drain)
             await asyncio.sleep(drain)
-        # Both doors alike within the grace period: in-flight calls finish; just before it ends, the HTTP
-        # door's open streams end with an in-band UNAVAILABLE item (never a truncated body), as gRPC
-        # streams still open then end with CANCELLED from grpc itself.
-        closing = asyncio.get_running_loop().call_later(max(grace - 0.2, 0.0), self.http_door.close)
+        # Both doors alike within the grace period: in-flight calls finish; just before it ends, every
+        # call still in flight is answered UNAVAILABLE on its own door (an in-band item on an HTTP
+        # stream that has started: never a truncated body).
+        closing = asyncio.get_running_loop().call_later(max(grace - 0.2, 0.0), self._close_doors)
         try:
             await asyncio.gather(
                 self.http.stop(grace),

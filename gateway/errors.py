@@ -1,6 +1,6 @@
 """The gateway's exceptions: one root, each carrying the gRPC status it ends a call with.
 
-Expected outcomes of matching and deciding are results, not exceptions (STYLE.md); these are for calls
+Expected outcomes of matching and deciding are results, not exceptions (docs/architecture.md, "A pure core"); these are for calls
 that end in an error and for start-up failures. Every error a call can end with is a ``GatewayError``:
 a gRPC code, a message, and ``google.rpc`` details — the one error currency of every door
 (docs/architecture.md, "One error currency"). Each door renders it in exactly one function:

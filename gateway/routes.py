@@ -105,7 +105,7 @@ class FieldPlan:
     """Which fields of one message type the contracts mark (``tta.gateway.v1.field_policy``), as dotted
     paths from the message's root (``"message.text"``; a repeated or map field's path names the field).
 
-    A step that needs none of them never decodes the message (ARCHITECTURE decision 3)."""
+    A step that needs none of them never decodes the message (docs/architecture.md, principle 3)."""
 
     scan: tuple[str, ...] = ()  # player free text: the safety scan reads these
     phi: tuple[str, ...] = ()  # protected health information: never logged

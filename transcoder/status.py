@@ -1,6 +1,6 @@
 """The one table from gRPC status to HTTP: status code, and the ``google.rpc.Status`` JSON body.
 
-Every failure inside the gateway is a gRPC status (ARCHITECTURE decision 4); the HTTP door converts it
+Every failure inside the gateway is a gRPC status (docs/architecture.md, principle 4); the HTTP door converts it
 here and nowhere else. The mapping is grpc-gateway's (``runtime/errors.go``) with one TTA addition:
 an ``ErrorInfo`` reason can name a more precise HTTP status than its code (content that fails the
 safety policy is 422, a privacy or consent refusal is 451).

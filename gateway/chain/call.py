@@ -5,7 +5,7 @@ caller's metadata (header names already mapped to gRPC metadata keys), the calle
 request as raw bytes (or a stream of them) — and nothing else. The chain's steps read and write the
 call: the principal, metadata for the upstream, headers for the client, the deadline. Messages are
 seen through a ``MessageView``: raw bytes until a step asks for the decoded message, re-encoded only
-when a step changed it (ARCHITECTURE decision 3: pass-through by default).
+when a step changed it (docs/architecture.md, principle 3: pass-through by default).
 
 Example::
 

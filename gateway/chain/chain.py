@@ -1,6 +1,6 @@
 """The policy chain: one ordered list of steps per route, compiled when the contracts are loaded.
 
-Every door hands its calls to the same ``RoutePlan`` (ARCHITECTURE decision 2), so a policy written
+Every door hands its calls to the same ``RoutePlan`` (docs/architecture.md, principle 2), so a policy written
 as a step holds on the gRPC, REST and WebSocket doors alike. A step is an object with up to four hooks:
 
 - ``before(call)``: decide before the upstream is called — refuse (raise ``Refused``), add to the
@@ -208,7 +208,9 @@ class RoutePlan:
         if reply is not None:
             if len(reply.messages) != 1:
                 raise GatewayError("a step answered a unary call with a number of messages other than one")
-            return Response(reply.messages[0], reply.initial, reply.trailing)
+            # A step's answer passes the response hooks like the upstream's would (safety, audit).
+            response = Response(reply.messages[0], reply.initial, reply.trailing)
+            return await self._unary_response(call, response)
         if self.route.client_streaming:
             response = await invoker.client_stream(self.upstream, call, self._request_stream(call))
         else:
@@ -218,6 +220,9 @@ class RoutePlan:
                 if request is None:
                     raise GatewayError("a step dropped a unary request; it must refuse the call instead")
             response = await invoker.unary(self.upstream, call, request)
+        return await self._unary_response(call, response)
+
+    async def _unary_response(self, call: Call, response: Response) -> Response:
         if not self.response_hooks:
             return response
         payload = await self._response(call, response.payload)
@@ -268,12 +273,15 @@ class ResponseStream:
         return self._messages()
 
     async def _messages(self) -> AsyncIterator[bytes]:
+        hooks = bool(self._plan.response_hooks)
         if self._upstream is None:
             assert self._reply is not None
             for answer in self._reply.messages:
-                yield answer
+                # A step's answer passes the response hooks like the upstream's would.
+                out = await self._plan._response(self._call, answer) if hooks else answer
+                if out is not None:
+                    yield out
             return
-        hooks = bool(self._plan.response_hooks)
         while (raw := await self._upstream.read()) is not None:
             if hooks:
                 out = await self._plan._response(self._call, raw)
@@ -282,6 +290,11 @@ class ResponseStream:
                 raw = out
             yield raw
         self.trailing = self._upstream.trailing
+
+    def ended(self) -> bool:
+        """Whether the upstream has already finished the call (all it sent is buffered): a door that
+        has not started its response yet can then tell a failure before any message from a stream."""
+        return self._upstream is None or self._upstream.ended()
 
     def cancel(self) -> None:
         if self._upstream is not None:

@@ -4,7 +4,7 @@ For each call: the route's plan (from the current snapshot) opens a ``Call`` fro
 and remaining deadline, the chain runs, and what comes back is written to the caller as it is —
 the upstream's initial metadata, messages, trailing metadata, status code, message and details, with
 the call's ids (``x-request-id``, ``traceparent``) added to the headers or, on an error, the trailers.
-Requests and responses stay raw bytes (ARCHITECTURE decision 3).
+Requests and responses stay raw bytes (docs/architecture.md, principle 3).
 
 Errors are rendered in exactly one function, ``abort_with``. Policy lives in the chain; this module
 only translates between grpc.aio and the call.
@@ -62,20 +62,36 @@ class _Handlers:
 
     def __init__(self, current: Current) -> None:
         self.current = current
+        self.closing = False
+        self.in_flight: set[asyncio.Task[Any]] = set()
 
     def _open(self, path: str, context: Context) -> tuple[RoutePlan, Call]:
         plan = self.current.snapshot.plans.get(path)
         if plan is None:
             raise _Unserved(path)
         call = plan.open(Door.GRPC, context.invocation_metadata() or (), context.time_remaining())
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+            call.values["grpc.task"] = task
         return plan, call
+
+    def _done(self, call: Call) -> None:
+        self.in_flight.discard(call.values.get("grpc.task"))
 
     async def _end(
         self, context: Context, call: Call, exc: BaseException, headers_sent: bool = False
     ) -> NoReturn:
+        self._done(call)
         if isinstance(exc, asyncio.CancelledError):
-            call.finish(grpc.StatusCode.CANCELLED)
-            raise exc
+            task = call.values.get("grpc.task")
+            if not self.closing or task is None or call.scope.finished:
+                call.finish(grpc.StatusCode.CANCELLED)
+                raise exc
+            # The door's own cancellation at the end of the shutdown grace period: answered UNAVAILABLE
+            # (a status clients retry), as the HTTP door answers its calls then.
+            task.uncancel()
+            exc = GatewayError(_SHUTDOWN, code=grpc.StatusCode.UNAVAILABLE)
         err = _failure(exc)
         call.finish(err.code)  # recorded before the status reaches the caller
         await abort_with(context, call, err, headers_sent)
@@ -91,6 +107,7 @@ class _Handlers:
             await context.send_initial_metadata((*response.initial, *call.response_metadata))
         except BaseException as exc:
             await self._end(context, call, exc)
+        self._done(call)
         if response.trailing:
             context.set_trailing_metadata(response.trailing)
         call.finish(grpc.StatusCode.OK)
@@ -116,9 +133,13 @@ class _Handlers:
                 raise
         except BaseException as exc:
             await self._end(context, call, exc, headers_sent)
+        self._done(call)
         call.finish(grpc.StatusCode.OK)
         if stream.trailing:
             context.set_trailing_metadata(stream.trailing)
+
+
+_SHUTDOWN = "the gateway is shutting down; retry the call"
 
 
 class _Unserved(Exception):
@@ -154,6 +175,12 @@ class GrpcDoor(_GenericHandler):
         self._generic: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
         self._arity: dict[str, Arity] = {}
         self.refresh()
+
+    def close(self) -> None:
+        """End every call still in flight with UNAVAILABLE (the end of the shutdown grace period)."""
+        self._handlers.closing = True
+        for task in list(self._handlers.in_flight):
+            task.cancel("tta-gateway: shutdown grace period over")
 
     def refresh(self) -> None:
         """Make handlers for the methods of the current snapshot not yet known (after a reload)."""

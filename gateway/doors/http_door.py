@@ -348,11 +348,21 @@ class HttpDoor:
         # CancelledError in this reader). A unary call is bounded by its deadline and not watched.
         watcher = asyncio.ensure_future(_watch(receive, self.closing))
         watcher.add_done_callback(lambda w: None if w.cancelled() else stream.cancel())
+        messages = stream.__aiter__()
         try:
             headers = await stream.headers()
+            first_payload: bytes | None = None
+            if stream.ended():
+                # The upstream is already done (a trailers-only failure, or a short answer): its first
+                # item decides between an ordinary error response and a stream.
+                first_payload = await anext(messages, None)
             await send(stream_start(fmt, response_headers(call.response_metadata, headers), trailers))
             started = True
-            async for payload in stream:
+            if first_payload is not None:
+                frame = fmt.frame(self._json(target, first_payload), first)
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                first = False
+            async for payload in messages:
                 frame = fmt.frame(self._json(target, payload), first)
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
                 first = False

@@ -151,16 +151,17 @@ class _Pump:
     the source (a step refused a message, the caller broke off) cancels the upstream call and is kept
     for the reader to raise."""
 
-    __slots__ = ("error", "task")
+    __slots__ = ("error", "stopped", "task")
 
     def __init__(self, rpc: Any, source: AsyncIterator[bytes]) -> None:
         self.error: BaseException | None = None
+        self.stopped = False
         self.task = asyncio.ensure_future(self._run(rpc, source))
 
     async def _run(self, rpc: Any, source: AsyncIterator[bytes]) -> None:
         try:
             async for raw in source:
-                if rpc.done():
+                if self.stopped or rpc.done():
                     return  # the upstream has ended the call: nothing more to send
                 await rpc.write(raw)
             if not rpc.done():
@@ -176,7 +177,10 @@ class _Pump:
             rpc.cancel()
 
     def stop(self) -> None:
-        self.task.cancel()
+        # Not cancelled: the pump may be inside a read of the caller's stream (a grpc.aio server
+        # iterator), which is left to end with the door's call. It writes nothing more once stopped
+        # or once the upstream call is over.
+        self.stopped = True
 
     def raise_if_failed(self) -> None:
         if self.error is not None:
@@ -277,6 +281,9 @@ class UpstreamStream:
             raise _status(code, details or "", (), trailing)
         self.trailing = trailing
         return None
+
+    def ended(self) -> bool:
+        return bool(self._rpc.done())
 
     def cancel(self) -> None:
         self._rpc.cancel()

@@ -25,7 +25,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.chain.call import Call, MessageView
-from gateway.chain.chain import Step
+from gateway.chain.chain import Reply, Step
 from gateway.config import Settings
 from gateway.errors import Refused
 from gateway.routes import Route
@@ -59,6 +59,12 @@ class Marker(Step):
     def for_route(self, route: Route) -> Step | None:
         return self if route.path in self.ROUTES else None
 
+    async def before(self, call: Call) -> Reply | None:
+        # Answers the call itself (as a cache hit would) when asked to by the caller.
+        if ("x-marker", "reply") in call.metadata and call.route.path == ECHO:
+            return Reply((b"\x0a\x0dfrom the step",))
+        return None
+
     @staticmethod
     def _count(seen: dict[tuple[str, str], int], call: Call) -> None:
         key = (call.door.value, call.route.path)
@@ -81,6 +87,8 @@ class Marker(Step):
     async def on_response(self, call: Call, view: MessageView) -> None:
         self._count(self.responses, call)
         message: Any = view.message
+        if message.DESCRIPTOR.full_name == "tta.v1.EchoResponse" and message.payload == b"from the step":
+            view.replace(type(message)(payload=b"from the step+seen"))
         if message.DESCRIPTOR.full_name in ("tta.v1.WatchRoomResponse", "tta.v1.ChatResponse"):
             changed = type(message)()
             changed.CopyFrom(message)
@@ -302,6 +310,28 @@ async def step_refuses_one_message_mid_stream(w: World, door: DoorClient) -> Out
     return Outcome(out.code, out.message, out.details)  # how many answers got out first is a race
 
 
+async def step_answers_the_call_itself(w: World, door: DoorClient) -> Outcome:
+    out = await door.echo(b"ignored", metadata=[("x-marker", "reply")])
+    assert out.code == 0, out
+    assert _payload(out) == b"from the step+seen"  # the step's own answer passed the response hooks
+    assert w.upstream.calls.get(ECHO, 0) == 0
+    return out
+
+
+async def trailers_only_failure_of_a_stream(w: World, door: DoorClient) -> Outcome:
+    """An upstream that fails before any message: an ordinary error on every door (REST: a 4xx
+    status, not a 200 with an in-band item), for a server stream and a bidirectional one."""
+    outs = [
+        await door.watch("se_1", metadata=[("x-behaviour", "fail-first")]),
+        await door.chat("se_1", ["one"], metadata=[("x-behaviour", "fail-first")]),
+    ]
+    for out in outs:
+        assert (out.code, out.message, out.messages) == (3, ERROR_MESSAGE, []), out
+        if out.http_status is not None:
+            assert out.http_status == 400
+    return outs[1]
+
+
 async def step_costs_nothing_where_undeclared(w: World, door: DoorClient) -> Outcome:
     out = await door.get_player("p1")
     assert out.code == 0
@@ -309,7 +339,7 @@ async def step_costs_nothing_where_undeclared(w: World, door: DoorClient) -> Out
     plan = w.gateway.snapshot.plans.get(GET_PLAYER)
     assert plan is not None
     assert (plan.request_hooks, plan.response_hooks) == ((), ())
-    assert [s.name for s in plan.befores] == ["metadata", "deadline"]
+    assert [s.name for s in plan.befores] == ["metadata", "deadline"]  # the marker's is left out too
     return out
 
 
@@ -344,6 +374,8 @@ SCENARIOS: dict[str, Scenario] = {
         step_sees_every_message_of_a_server_stream,
         step_sees_every_message_of_a_bidi_stream,
         step_refuses_one_message_mid_stream,
+        step_answers_the_call_itself,
+        trailers_only_failure_of_a_stream,
         step_costs_nothing_where_undeclared,
         access_line_and_metrics,
     )

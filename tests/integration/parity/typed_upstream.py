@@ -9,6 +9,8 @@ metadata picks what happens:
   its text; PlayerService/GetPlayer returns a player with the id asked for.
 - ``error``: INVALID_ARGUMENT "player_id: must not be empty" with a BadRequest detail and an
   ``x-up-trailer`` trailer; on streams after the first message.
+- ``fail-first``: the same error before any response message or header (a trailers-only answer; the
+  chat reads the first request first, as a service validating it would).
 - ``hang``: waits until cancelled (records the method in ``cancelled``).
 - ``metadata``: Echo's payload is the metadata received, one ``key=value`` per line.
 - ``deadline``: Echo's payload is the remaining time seen, in seconds (``none`` without a deadline).
@@ -60,6 +62,12 @@ class TypedUpstream(grpc.GenericRpcHandler):
         self.calls: dict[str, int] = {}
         self.received: list[str] = []
         self.cancelled: asyncio.Queue[str] = asyncio.Queue()
+        self.cancelled_paths: list[str] = []
+        self._hanging: asyncio.Queue[str] = asyncio.Queue()
+
+    async def cancelled_or_hanging(self) -> str:
+        """The next method that began to hang (``hang`` behaviour)."""
+        return await self._hanging.get()
 
     async def _fail(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         await context.abort(
@@ -69,9 +77,11 @@ class TypedUpstream(grpc.GenericRpcHandler):
         )
 
     async def _hang(self, path: str) -> None:
+        await self._hanging.put(path)
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
+            self.cancelled_paths.append(path)
             await self.cancelled.put(path)
             raise
 
@@ -83,7 +93,7 @@ class TypedUpstream(grpc.GenericRpcHandler):
     ) -> diagnostics_pb2.EchoResponse:
         self._count(ECHO)
         behaviour = _behaviour(context)
-        if behaviour == "error":
+        if behaviour in ("error", "fail-first"):
             await self._fail(context)
         if behaviour == "hang":
             await self._hang(ECHO)
@@ -103,6 +113,8 @@ class TypedUpstream(grpc.GenericRpcHandler):
     ) -> AsyncIterator[chat_pb2.WatchRoomResponse]:
         self._count(WATCH)
         behaviour = _behaviour(context)
+        if behaviour == "fail-first":
+            await self._fail(context)
         await context.send_initial_metadata((("x-up-initial", "hello"),))
         for i in range(3):
             yield chat_pb2.WatchRoomResponse(
@@ -120,6 +132,10 @@ class TypedUpstream(grpc.GenericRpcHandler):
         behaviour = _behaviour(context)
         sequence = 0
         async for request in requests:
+            if behaviour == "fail-first":
+                # refused on its first message, before any header: a trailers-only answer (failing before
+                # reading anything races the caller's first write in grpc.aio: docs/architecture.md)
+                await self._fail(context)
             self.received.append(request.text)
             sequence += 1
             yield chat_pb2.ChatResponse(
