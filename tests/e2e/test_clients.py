@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from grpclib.client import Channel as GrpclibChannel
 from tta.v1 import (
@@ -125,7 +126,7 @@ async def test_grpcio_bidi_chat_reaches_a_room_watcher(channel: grpc.aio.Channel
     chat = chat_pb2_grpc.ChatServiceStub(channel)
     async with asyncio.timeout(20):
         watcher = chat.WatchRoom(chat_pb2.WatchRoomRequest(session_id=session_id))
-        await asyncio.sleep(0.2)  # the watcher subscribes before the first message
+        await watcher.initial_metadata()  # the watch sends its headers once it has subscribed
         talk = chat.Chat()
         await talk.write(
             chat_pb2.ChatRequest(session_id=session_id, client_message_id="c1", text="hello room")
@@ -170,3 +171,33 @@ async def test_betterproto_async_stub_over_grpclib(grpclib_channel: GrpclibChann
         )
     ]
     assert len(chunks) > 1
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/tta.v1.PlayerService/GetPlayer", "unary"),
+        ("/tta.v1.DiagnosticsService/StreamEcho", "server stream"),
+    ],
+)
+async def test_request_bytes_that_are_not_the_message_answer_invalid_argument(
+    channel: grpc.aio.Channel, path: str, kind: str
+) -> None:
+    """Through the gateway (which forwards raw bytes) to the reference service: a precise status, no
+    Python class name, and the door goes on serving."""
+    garbage = b"\xff\xff\xff"
+
+    async def call() -> None:
+        if kind == "unary":
+            await channel.unary_unary(path)(garbage, timeout=10)
+        else:
+            async for _ in channel.unary_stream(path)(garbage, timeout=10):
+                pass
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (info.value.details() or "").startswith("the request is not a valid tta.v1.")
+    assert "class" not in (info.value.details() or "")
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
