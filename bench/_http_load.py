@@ -28,7 +28,7 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding:\s*chunked")
 def response_end(buf: bytearray | bytes, end: int, head: bytes) -> int | None:
     """Where the response whose (lower-cased) head ends at ``end`` ends in ``buf``; None while incomplete.
 
-    >>> response_end(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok", 36, b"http/1.1 200 ok\\r\\ncontent-length: 2")
+    >>> response_end(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok", 34, b"http/1.1 200 ok\\r\\ncontent-length: 2")
     40
     """
     m = _CONTENT_LENGTH.search(head)

@@ -45,7 +45,7 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
             return issue
 
         schedule = Schedule(a.rate, a.warmup, a.seconds)
-        return await drive(schedule, a.late_ms / 1e3, issuer, drain_seconds=a.timeout)
+        return await drive(schedule, a.late_ms / 1e3, issuer, drain_seconds=a.timeout + 1)
 
 
 def main() -> None:

@@ -104,6 +104,8 @@ def group(func: str, file: str) -> str:
         return entry
     if file.startswith(_OWN) and file.endswith(".py"):
         return file.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+    if file == "<string>":  # code made by exec: dataclasses' __init__, namedtuple's __new__
+        return "generated code (<string>)"
     if file.startswith("<frozen "):  # a frozen stdlib module: <frozen abc>
         return file.removeprefix("<frozen ").removesuffix(">")
     for prefix, name in _LIBRARIES:
@@ -299,9 +301,10 @@ def build_profile(
         return {k: n * scale for k, n in counter.most_common()}
 
     def below_entry(counter: Counter[str]) -> Counter[str]:
-        # Entry frames (runpy, the CLI's main, the event loop's run) are on (nearly) every sample and
-        # say nothing; "nearly": a few stacks read while the process runs on (--nonblocking) are torn.
-        return Counter({k: n for k, n in counter.items() if n < 0.9 * main.samples})
+        # Entry frames (runpy, the CLI's main, the event loop's run) are on nearly every sample and say
+        # nothing. "Nearly": a stack read while the process runs on (--nonblocking) can be torn, and up
+        # to an eighth of them were seen without their outer frames.
+        return Counter({k: n for k, n in counter.items() if n < 0.75 * main.samples})
 
     return Profile(
         calls,
@@ -318,25 +321,26 @@ def build_profile(
 def compare(names: tuple[str, str], a: Profile, b: Profile, top: int = 12) -> list[str]:
     """Two profiles side by side, ``b`` minus ``a`` in the last column (µs per call)."""
     width = 62
+    col = max(7, *(len(n) for n in names))
+
+    def row(k: str, x: float, y: float) -> str:
+        return f"  {k[:width]:{width}s} {x:{col}.1f} {y:{col}.1f} {y - x:+7.1f}"
 
     def rows(x: Mapping[str, float], y: Mapping[str, float], keys: Iterable[str]) -> list[str]:
-        return [
-            f"  {k[:width]:{width}s} {x.get(k, 0.0):7.1f} {y.get(k, 0.0):7.1f} {y.get(k, 0.0) - x.get(k, 0.0):+7.1f}"
-            for k in keys
-        ]
+        return [row(k, x.get(k, 0.0), y.get(k, 0.0)) for k in keys]
 
     def biggest(x: Mapping[str, float], y: Mapping[str, float], n: int) -> list[str]:
         keys = set(x) | set(y)
         return sorted(keys, key=lambda k: -max(abs(y.get(k, 0.0) - x.get(k, 0.0)), y.get(k, 0.0)))[:n]
 
-    head = f"  {'µs per call':{width}s} {names[0][:7]:>7s} {names[1][:7]:>7s} {'extra':>7s}"
+    head = f"  {'µs per call':{width}s} {names[0]:>{col}s} {names[1]:>{col}s} {'extra':>7s}"
     lines = ["by thread (CPU time from /proc):", head]
     lines += rows(
         a.by_thread,
         b.by_thread,
         sorted(set(a.by_thread) | set(b.by_thread), key=lambda k: -b.by_thread.get(k, 0.0)),
     )
-    lines.append(f"  {'all threads':{width}s} {a.total:7.1f} {b.total:7.1f} {b.total - a.total:+7.1f}")
+    lines.append(row("all threads", a.total, b.total))
     if a.by_dso or b.by_dso:
         lines.append("all threads by shared object (perf, cpu-clock at 999 Hz):")
         keys = sorted(set(a.by_dso) | set(b.by_dso), key=lambda k: -b.by_dso.get(k, 0.0))

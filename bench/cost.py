@@ -263,11 +263,11 @@ def _profile_phase(
 
     def start() -> None:
         box["before"] = thread_cpu(front)
-        out = workdir / f"{spec.name}.raw"
+        out = (a.profile_dir or workdir) / f"{spec.name}.raw"
         native = a.profile_native
         box["recorder"] = _profile.Recorder(py_spy, front.pid, out, a.profile_seconds, a.profile_rate, native)
         if perf is not None:
-            perf_out = workdir / f"{spec.name}.perf"
+            perf_out = (a.profile_dir or workdir) / f"{spec.name}.perf"
             box["perf"] = _profile.PerfRecorder(perf, front.pid, perf_out, a.profile_seconds)
 
     def stop() -> None:
@@ -282,8 +282,8 @@ def _profile_phase(
     return phase, _profile.build_profile(front.pid, threads, cpu, phase.completed, dsos)
 
 
-# Each door's gateway phase is profiled beside its floor's, so the difference is the gateway's own.
-PROFILED = (("grpc.floor", "grpc.gateway"), ("rest.floor", "rest.gateway"))
+# By default each door's gateway phase is profiled beside its floor's: the difference is the gateway's own.
+PROFILED = "grpc.floor:grpc.gateway,rest.floor:rest.gateway"
 
 
 def _profile_doors(
@@ -302,15 +302,16 @@ def _profile_doors(
     perf = _profile.find_perf() if a.perf else None
     if a.perf and perf is None:
         lines.append("perf is not installed or may not sample here (Debian: apt-get install linux-perf)")
-    for floor_name, gateway_name in PROFILED:
-        if floor_name not in by_name or gateway_name not in by_name:
-            continue
-        pair = [by_name[floor_name], by_name[gateway_name]]
+    for pair_text in a.profile_pairs.split(","):
+        names = pair_text.strip().split(":")
+        if len(names) != 2 or not all(n in by_name for n in names):
+            continue  # a phase this run does not run (checked against PHASES by _parse)
+        pair = [by_name[n] for n in names]
         measured = [_profile_phase(s, a, py_spy, perf, workdir, backend, upstream, fronts) for s in pair]
         door = pair[1].label.split()[0]
         lines += [
             "",
-            f"{door} door profile: py-spy at {a.profile_rate} Hz ({mode}), {a.profile_seconds:.0f} s of each at"
+            f"{door} door profile, {pair[0].name} beside {pair[1].name}: py-spy at {a.profile_rate} Hz ({mode}), {a.profile_seconds:.0f} s of each at"
             f" {a.rate:.0f} calls/s; each thread's CPU from /proc, the main thread's split by its samples",
         ]
         for s, (phase, _) in zip(pair, measured, strict=True):
@@ -323,7 +324,8 @@ def _profile_doors(
                 f"  {s.label.split('  ')[1]}: {phase.completed} calls, {phase.us_per_call('front'):.0f} µs"
                 f" per call while profiled{note}{trouble}"
             )
-        lines += _profile.compare(("floor", "gateway"), measured[0][1], measured[1][1])
+        short = tuple(s.name.split(".", 1)[1] for s in pair)
+        lines += _profile.compare((short[0], short[1]), measured[0][1], measured[1][1])
     return lines
 
 
@@ -349,6 +351,16 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[PhaseSpec]]
     p.add_argument("--profile-seconds", type=float, default=10.0, help="seconds profiled per door (10)")
     p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (100)")
     p.add_argument(
+        "--profile-pairs",
+        default=PROFILED,
+        help=f"with --profile: the phases profiled, as A:B pairs shown side by side ({PROFILED})",
+    )
+    p.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="keep the raw profiles here (py-spy's collapsed stacks, perf.data), e.g. for flamegraph.pl",
+    )
+    p.add_argument(
         "--perf",
         action="store_true",
         help="with --profile: perf record (cpu-clock) too, for native code and the kernel by shared object",
@@ -359,8 +371,16 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[PhaseSpec]]
         help="py-spy --native: C and Cython frames too (stops the process per sample: perturbs it)",
     )
     a = p.parse_args(argv)
+    if a.profile_dir is not None:
+        a.profile_dir = a.profile_dir.resolve()
+        a.profile_dir.mkdir(parents=True, exist_ok=True)
     names = [n.strip() for n in a.phases.split(",") if n.strip()]
     unknown = sorted(set(names) - {s.name for s in PHASES})
+    paired = {n for pair in a.profile_pairs.split(",") for n in pair.strip().split(":")}
+    if a.profile and paired - {s.name for s in PHASES}:
+        p.error(
+            f"--profile-pairs names unknown phases: {', '.join(sorted(paired - {s.name for s in PHASES}))}"
+        )
     if unknown:
         p.error(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(s.name for s in PHASES)}")
     return a, [s for s in PHASES if s.name in names]
