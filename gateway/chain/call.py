@@ -102,6 +102,24 @@ class MessageView:
         return self._raw
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A step's own answer to the call (the upstream is not called): the response message(s), raw."""
+
+    messages: tuple[bytes, ...]
+    initial: Metadata = ()
+    trailing: Metadata = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A unary answer: the response message, raw, with the upstream's metadata."""
+
+    payload: bytes
+    initial: Metadata = ()
+    trailing: Metadata = ()
+
+
 class Call:
     """One call in flight, door-neutral. Made by ``RoutePlan.open``; ended once by ``finish``."""
 

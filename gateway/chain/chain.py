@@ -3,9 +3,10 @@
 Every door hands its calls to the same ``RoutePlan`` (docs/architecture.md, principle 2), so a policy written
 as a step holds on the gRPC, REST and WebSocket doors alike. A step is an object with up to four hooks:
 
-- ``before(call)``: decide before the upstream is called — refuse (raise ``Refused``), add to the
-  principal or the metadata for the upstream or the client, or answer the call itself (return a
-  ``Reply``, e.g. a cache hit);
+- ``before(call)`` (or ``decide(call)``, the same without a coroutine, for a step that needs no
+  I/O): decide before the upstream is called — refuse (raise ``Refused``), add to the principal or
+  the metadata for the upstream or the client, or answer the call itself (return a ``Reply``, e.g. a
+  cache hit);
 - ``on_request(call, view)`` / ``on_response(call, view)``: see, change or drop one message, on every
   message of every stream (client, server and bidirectional) as well as on unary calls;
 - ``after(call, code)``: the call ended with ``code``.
@@ -38,7 +39,7 @@ import grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
-from gateway.chain.call import Call, Door, MessageView, Metadata
+from gateway.chain.call import Call, Door, MessageView, Metadata, Reply, Response
 from gateway.errors import GatewayError
 from gateway.routes import Route, RouteTable
 from gateway.telemetry.calls import Telemetry
@@ -47,24 +48,6 @@ from gateway.upstream.pool import Upstream
 
 log = logging.getLogger(__name__)
 _calls_log = logging.getLogger("gateway.calls")  # Telemetry.debug_request's logger
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A step's own answer to the call (the upstream is not called): the response message(s), raw."""
-
-    messages: tuple[bytes, ...]
-    initial: Metadata = ()
-    trailing: Metadata = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A unary answer: the response message, raw, with the upstream's metadata."""
-
-    payload: bytes
-    initial: Metadata = ()
-    trailing: Metadata = ()
 
 
 class Step:
@@ -78,6 +61,10 @@ class Step:
         return self
 
     async def before(self, call: Call) -> Reply | None:
+        return None
+
+    def decide(self, call: Call) -> Reply | None:
+        """``before`` for a step that needs no I/O: called without a coroutine (cheaper per call)."""
         return None
 
     async def on_request(self, call: Call, view: MessageView) -> None:
@@ -98,6 +85,7 @@ class RoutePlan:
     """One route's compiled chain and its upstream; immutable once built, shared by every door."""
 
     __slots__ = (
+        "_before_hooks",
         "afters",
         "befores",
         "label",
@@ -126,7 +114,16 @@ class RoutePlan:
         self.request_cls = request_cls
         self.response_cls = response_cls
         self.steps = tuple(steps)
-        self.befores = tuple(s for s in steps if _overrides(s, "before"))
+        self.befores = tuple(s for s in steps if _overrides(s, "before") or _overrides(s, "decide"))
+        # (hook, is a coroutine function): in step order, each step's decide then its before
+        self._before_hooks: tuple[tuple[Any, bool], ...] = tuple(
+            hook
+            for s in self.befores
+            for hook in (
+                *(((s.decide, False),) if _overrides(s, "decide") else ()),
+                *(((s.before, True),) if _overrides(s, "before") else ()),
+            )
+        )
         self.request_hooks = tuple(s for s in steps if _overrides(s, "on_request"))
         self.response_hooks = tuple(s for s in steps if _overrides(s, "on_response"))
         self.afters = tuple(reversed([s for s in steps if _overrides(s, "after")]))
@@ -164,10 +161,10 @@ class RoutePlan:
             self.telemetry.debug_request(
                 self.route, call.metadata, None if self.route.client_streaming else call.request
             )
-        for step in self.befores:
-            reply = await step.before(call)
+        for hook, is_async in self._before_hooks:
+            reply = await hook(call) if is_async else hook(call)
             if reply is not None:
-                return reply
+                return reply  # type: ignore[no-any-return]
         return None
 
     # --- messages --------------------------------------------------------------------------------

@@ -65,16 +65,13 @@ class _Handlers:
         self.closing = False
         self.in_flight: set[asyncio.Task[Any]] = set()
 
-    def _open(self, path: str, context: Context) -> tuple[RoutePlan, Call]:
-        plan = self.current.snapshot.plans.get(path)
-        if plan is None:
-            raise _Unserved(path)
+    def _open(self, plan: RoutePlan, context: Context) -> Call:
         call = plan.open(Door.GRPC, context.invocation_metadata() or (), context.time_remaining())
         task = asyncio.current_task()
         if task is not None:
             self.in_flight.add(task)
             call.values["grpc.task"] = task
-        return plan, call
+        return call
 
     def _done(self, call: Call) -> None:
         self.in_flight.discard(call.values.get("grpc.task"))
@@ -96,8 +93,8 @@ class _Handlers:
         call.finish(err.code)  # recorded before the status reaches the caller
         await abort_with(context, call, err, headers_sent)
 
-    async def unary_response(self, path: str, request: Any, context: Context, streaming: bool) -> bytes:
-        plan, call = self._open(path, context)
+    async def unary_response(self, plan: RoutePlan, request: Any, context: Context, streaming: bool) -> bytes:
+        call = self._open(plan, context)
         try:
             if streaming:
                 call.requests = request
@@ -113,8 +110,8 @@ class _Handlers:
         call.finish(grpc.StatusCode.OK)
         return response.payload
 
-    async def stream_response(self, path: str, request: Any, context: Context, streaming: bool) -> None:
-        plan, call = self._open(path, context)
+    async def stream_response(self, plan: RoutePlan, request: Any, context: Context, streaming: bool) -> None:
+        call = self._open(plan, context)
         headers_sent = False
         try:
             if streaming:
@@ -202,8 +199,8 @@ class GrpcDoor(_GenericHandler):
                 if plan is None or plan.route.arity is not arity:
                     raise _Unserved(path)
                 if run is None:
-                    return await handlers.unary_response(path, request, context, client_streaming)
-                return await run(path, request, context, client_streaming)
+                    return await handlers.unary_response(plan, request, context, client_streaming)
+                return await run(plan, request, context, client_streaming)
             except _Unserved:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"method {path} is not served any more")
 

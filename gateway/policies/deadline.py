@@ -18,8 +18,8 @@ import time
 
 import grpc
 
-from gateway.chain.call import Call
-from gateway.chain.chain import Reply, Step
+from gateway.chain.call import Call, Reply
+from gateway.chain.chain import Step
 from gateway.config import DeadlineSettings
 from gateway.errors import Refused
 from gateway.routes import Route
@@ -57,7 +57,7 @@ class Deadline(Step):
         default, cap = self.settings.for_route(route.path, route.service, route.server_streaming)
         return Deadline(self.settings, default, cap)
 
-    async def before(self, call: Call) -> Reply | None:
+    def decide(self, call: Call) -> Reply | None:
         now = time.monotonic()
         deadline = call.deadline
         if deadline is None and self.default is not None:

@@ -15,16 +15,13 @@ The correlation ids (``x-request-id``, ``traceparent``) are replaced by the call
 
 from __future__ import annotations
 
-import re
-
 import grpc
 
-from gateway.chain.call import Call
-from gateway.chain.chain import Reply, Step
+from gateway.chain.call import Call, Reply
+from gateway.chain.chain import Step
 from gateway.errors import Refused
 
 _DROPPED = frozenset({"user-agent", "te", "content-type", "host", "connection", "keep-alive", "upgrade"})
-_PRINTABLE = re.compile(r"[ -~]*")
 
 
 def _refuse(key: str, why: str) -> Refused:
@@ -39,7 +36,7 @@ def _refuse(key: str, why: str) -> Refused:
 class MetadataAllowlist(Step):
     name = "metadata"
 
-    async def before(self, call: Call) -> Reply | None:
+    def decide(self, call: Call) -> Reply | None:
         out = call.upstream_metadata
         for key, value in call.metadata:
             if key in _DROPPED or key.startswith((":", "grpc-")):
@@ -47,7 +44,8 @@ class MetadataAllowlist(Step):
             if key.endswith("-bin"):
                 if not isinstance(value, bytes):
                     raise _refuse(key, "a -bin key carries binary values")
-            elif not isinstance(value, str) or _PRINTABLE.fullmatch(value) is None:
+            # printable ASCII, %x20-7E (str.isprintable alone would admit non-ASCII letters)
+            elif not isinstance(value, str) or not (value.isascii() and value.isprintable()):
                 raise _refuse(key, "the value must be printable ASCII")
             out.append((key, value))
         return None

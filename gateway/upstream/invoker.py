@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from gateway.chain.call import Response
 from gateway.errors import GatewayError, UpstreamStatus, UpstreamUnavailable
 from gateway.upstream.pool import Endpoint, Upstream
 
 if TYPE_CHECKING:
     from gateway.chain.call import Call, Metadata
-    from gateway.chain.chain import Response
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,6 @@ def _normalised(
 
 async def unary(upstream: Upstream, call: Call, request: bytes | None) -> Response:
     """A unary-request, unary-response call, with failover on connect failure."""
-    from gateway.chain.chain import Response
-
     metadata = _upstream_metadata(call)
     path, attempts = call.route.path, len(upstream.endpoints)
     for attempt in range(attempts):
@@ -196,8 +194,6 @@ class _Pump:
 
 async def client_stream(upstream: Upstream, call: Call, requests: AsyncIterator[bytes]) -> Response:
     """A client-streaming call with one response."""
-    from gateway.chain.chain import Response
-
     rpc, endpoint = await _connect(upstream, call, "stream_unary", None)
     pump = _Pump(rpc, requests)
     try:

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from gateway.chain.call import Call, MessageView
-from gateway.chain.chain import Reply, Step
+from gateway.chain.call import Call, MessageView, Reply
+from gateway.chain.chain import Step
 from gateway.config import Settings
 from gateway.errors import Refused
 from gateway.routes import Route
