@@ -21,7 +21,7 @@ import grpc
 
 from gateway.chain.call import Call, Door
 from gateway.chain.chain import RoutePlan
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Refused
 from gateway.routes import Arity
 
 if TYPE_CHECKING:
@@ -32,17 +32,20 @@ log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-async def abort_with(context: Context, call: Call, err: GatewayError, headers_sent: bool = False) -> NoReturn:
+async def abort_with(
+    context: Context, call: Call | None, err: GatewayError, headers_sent: bool = False
+) -> NoReturn:
     """End the call with ``err``: status, message, ``grpc-status-details-bin``, the error's trailing
-    metadata and the call's ids. The one place the gRPC door renders an error."""
+    metadata and the call's ids (``call`` None: refused before a call exists). The one place the gRPC
+    door renders an error."""
     trailing: list[tuple[str, str | bytes]] = list(err.trailing)
     details = err.details_bin()
     if details is not None:
         trailing.append(("grpc-status-details-bin", details))
-    if err.initial and not headers_sent:
+    if call is not None and err.initial and not headers_sent:
         # The upstream sent headers before failing: the caller sees them, with the call's ids.
         await context.send_initial_metadata((*err.initial, *call.response_metadata))
-    else:
+    elif call is not None:
         trailing.extend(call.response_metadata)
     await context.abort(err.code, err.message, tuple(trailing))
     raise AssertionError("abort returned")  # pragma: no cover - abort always raises
@@ -202,7 +205,12 @@ class GrpcDoor(_GenericHandler):
                     return await handlers.unary_response(plan, request, context, client_streaming)
                 return await run(plan, request, context, client_streaming)
             except _Unserved:
-                await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"method {path} is not served any more")
+                unserved = Refused(
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    f"method {path} is not served any more",
+                    reason="METHOD_NOT_SERVED",
+                )
+                await abort_with(context, None, unserved)
 
         return _FACTORIES[arity](dispatch, request_deserializer=None, response_serializer=None)
 
