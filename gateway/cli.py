@@ -78,7 +78,8 @@ def _ready_banner(gateway: Gateway) -> None:
         "",
         f"  REST/JSON on http://127.0.0.1:{gateway.http_port}:",
         f"    curl http://127.0.0.1:{gateway.http_port}/api/v1/worlds",
-        f'    curl -N -X POST http://127.0.0.1:{gateway.http_port}/api/v1/agents/ag_guide:stream -d \'{{"input": "hello"}}\'',
+        f"    curl -N -X POST http://127.0.0.1:{gateway.http_port}/api/v1/agents/ag_guide:stream \\\n"
+        '      -H "Content-Type: application/json" -d \'{"input": "hello"}\'',
         f"  API contract: http://127.0.0.1:{gateway.http_port}/openapi.json   docs page: /docs",
         "  (WebSocket chat arrives with its own issue.)",
         "",

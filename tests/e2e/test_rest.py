@@ -274,3 +274,36 @@ def test_a_room_watch_delivers_a_message_posted_over_rest(rest: httpx.Client, de
         poster.join(timeout=15)
     assert first["message"]["text"] == text
     assert first["message"]["sessionId"] == session_id
+
+
+def test_the_banners_curl_examples_work_as_printed(demo: Demo) -> None:
+    """What `make demo` tells a newcomer to type works: every `curl` line of its banner, run as printed
+    (a line ending in a backslash continues on the next), answers 2xx with a body."""
+    import shlex
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    curl = require_tool("curl")
+    lines = demo.log_lines()
+    commands: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("curl "):
+            while line.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                line = line[:-1] + " " + lines[i].strip()
+            commands.append(line)
+        i += 1
+    assert len(commands) >= 2, lines[:40]
+    for command in commands:
+        argv = shlex.split(command)
+        result = subprocess.run(
+            [curl, "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, (command, result.stdout[:300], result.stderr[:300])
+        assert result.stdout.strip(), command
