@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -45,30 +46,53 @@ def parse_grpc_timeout(value: str) -> float:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
+def effective_deadline(
+    caller: float | None, default: float | None, cap: float | None, now: float
+) -> float | None:
+    """The absolute deadline a call gets (pure; times in seconds on one monotonic clock).
+
+    >>> effective_deadline(None, 30.0, 300.0, now=100.0)   # no caller deadline: the default
+    130.0
+    >>> effective_deadline(100.0 + 900, 30.0, 300.0, now=100.0)  # the caller's, capped
+    400.0
+    >>> effective_deadline(None, None, 300.0, now=100.0) is None  # the cap gives none where none is
+    True
+
+    Raises ``Refused`` (DEADLINE_EXCEEDED) when less than a millisecond is left.
+    """
+    deadline = caller
+    if deadline is None and default is not None:
+        deadline = now + default
+    if cap is not None and deadline is not None and deadline > now + cap:
+        deadline = now + cap
+    if deadline is not None and deadline - now < _SPENT:
+        raise Refused(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "the call's deadline expired before it could be forwarded",
+            reason="DEADLINE_SPENT",
+        )
+    return deadline
+
+
 class Deadline(Step):
     name = "deadline"
 
-    def __init__(self, settings: DeadlineSettings, default: float | None = None, cap: float | None = None):
+    def __init__(
+        self,
+        settings: DeadlineSettings,
+        default: float | None = None,
+        cap: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.default = default
         self.cap = cap
+        self.clock = clock  # the clock Call.deadline is on
 
     def for_route(self, route: Route) -> Step | None:
         default, cap = self.settings.for_route(route.path, route.service, route.server_streaming)
-        return Deadline(self.settings, default, cap)
+        return Deadline(self.settings, default, cap, self.clock)
 
     def decide(self, call: Call) -> Reply | None:
-        now = time.monotonic()
-        deadline = call.deadline
-        if deadline is None and self.default is not None:
-            deadline = now + self.default
-        if self.cap is not None and deadline is not None and deadline > now + self.cap:
-            deadline = now + self.cap
-        if deadline is not None and deadline - now < _SPENT:
-            raise Refused(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                "the call's deadline expired before it could be forwarded",
-                reason="DEADLINE_SPENT",
-            )
-        call.deadline = deadline
+        call.deadline = effective_deadline(call.deadline, self.default, self.cap, self.clock())
         return None
