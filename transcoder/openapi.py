@@ -15,8 +15,9 @@ Example::
 
 Mapping (proto3 JSON, https://protobuf.dev/programming-guides/json/):
 
-- Paths: ``{var}`` and ``{a.b}`` stay as written, the parameter named by the field path (proto names,
-  as in the template), and so does a variable that is just ``**`` (``{path=**}``). A variable with
+- Paths (``transcoder._openapi_paths``): ``{var}`` and ``{a.b}`` stay as written, the parameter
+  named by the field path (proto names, as in the template), and so does a variable that is just
+  ``**`` (``{path=**}``). A variable with
   literals or several wildcards is spelled out, its literals in the path and each wildcard a parameter
   named after the literal before it, singular: ``{name=shelves/*/books/*}`` → ``shelves/{shelf}/books/
   {book}``. Each such parameter says which field it fills and how (``x-tta-binds: name``, "fills `name`
@@ -67,18 +68,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from transcoder.router import Shape, template_shape
+from transcoder._openapi_paths import (
+    Json,
+    OpenApiPath,
+    PathParameter,
+    compile_openapi_path,
+    described,
+    openapi_path,
+    path_parameters,
+    place_operations,
+)
 from transcoder.rules import HttpBinding
-from transcoder.template import SegmentKind, Template, Variable, normalize_segment
 
-Json = dict[str, Any]
+__all__ = [
+    "Json",
+    "OpenApiError",
+    "OpenApiPath",
+    "PathParameter",
+    "compile_openapi_path",
+    "openapi_document",
+    "openapi_path",
+    "status_schema",
+]
 
 _F = FieldDescriptor
 _SCHEMAS = "#/components/schemas/"
@@ -381,51 +398,7 @@ class _Builder:
     # -- parameters ------------------------------------------------------------------------------
 
     def path_parameters(self, layout: OpenApiPath, request: Descriptor) -> list[Json]:
-        out: list[Json] = []
-        for param in layout.parameters:
-            if param.field_path is None:
-                out.append(
-                    {
-                        "name": param.name,
-                        "in": "path",
-                        "required": True,
-                        "description": "Any path segments (`/` allowed), bound to no field."
-                        if param.many
-                        else "Any one path segment, bound to no field.",
-                        "schema": {"type": "string"}
-                        if param.many
-                        else {"type": "string", "pattern": _ONE_SEGMENT},
-                    }
-                )
-                continue
-            field = _resolve(request, param.field_path)
-            text = self.comments.get(field.full_name)
-            if param.fills is not None:
-                schema: Json = {"type": "string", "pattern": _SEGMENTS if param.many else _ONE_SEGMENT}
-                how = f"Fills `{param.field_path}` as `{param.fills}`: " + (
-                    "the rest of the path, one or more segments with the `/` between them unescaped "
-                    f"(with none, the path ends before `/{{{param.name}}}` and `{param.field_path}` is "
-                    f"`{param.fills.removesuffix('/{' + param.name + '}')}`)."
-                    if param.many
-                    else "one path segment."
-                )
-                described = _described(text, how)
-            elif param.many:
-                schema = {"type": "string", "pattern": _ANY_SEGMENTS}
-                how = "Any number of path segments: send the `/` between them unescaped."
-                described = _described(text, how)
-            else:
-                schema = self.value_schema(field)
-                # Renamed to the name its path item uses (openapi_document): say which field it binds.
-                note = (
-                    f"Binds the request field `{param.field_path}`."
-                    if param.name != param.field_path
-                    else None
-                )
-                described = _described(note, text)
-            param_json = {"name": param.name, "in": "path", "required": True, "schema": schema}
-            out.append(param_json | described | {"x-tta-binds": param.field_path})
-        return out
+        return path_parameters(layout, request, self.comments.get, self.value_schema)
 
     def query_parameters(self, message: Descriptor, bound: list[tuple[str, ...]]) -> list[Json]:
         out: list[Json] = []
@@ -455,7 +428,7 @@ class _Builder:
                     schema = {"type": "object", "additionalProperties": value}
                     entries = f"Entries as `{'.'.join(label)}[KEY]=VALUE`."
                     param = {**base, "style": "deepObject", "explode": True, "schema": schema}
-                    out.append(param | _described(description, entries))
+                    out.append(param | described(description, entries))
                 continue
             value = self._query_value(field)
             if field.type == _F.TYPE_BYTES:
@@ -468,9 +441,9 @@ class _Builder:
                         "explode": True,
                         "schema": {"type": "array", "items": value},
                     }
-                    out.append(param | _described(description, "Repeat the parameter for each value."))
+                    out.append(param | described(description, "Repeat the parameter for each value."))
                 else:
-                    out.append({**base, "schema": value} | _described(description, None))
+                    out.append({**base, "schema": value} | described(description, None))
                 continue
             nested = field.message_type
             if nested is not None and not field.is_repeated and nested.full_name not in visiting:
@@ -492,163 +465,6 @@ class _Builder:
                 "contentSchema": dict(_WKTS[message.full_name]),
             }
         return None
-
-
-def _described(description: str | None, extra: str | None) -> Json:
-    text = "\n\n".join(filter(None, [description, extra]))
-    return {"description": text} if text else {}
-
-
-def _resolve(message: Descriptor, path: str) -> FieldDescriptor:
-    """The field a dotted proto-name path ends at (rules.http_bindings has checked that it exists)."""
-    current: Descriptor | None = message
-    field: FieldDescriptor | None = None
-    for name in path.split("."):
-        assert current is not None
-        field = current.fields_by_name[name]
-        current = field.message_type
-    assert field is not None
-    return field
-
-
-_ONE_SEGMENT = "^[^/]+$"
-_SEGMENTS = "^[^/]+(?:/[^/]+)*$"  # one or more segments, none empty
-_ANY_SEGMENTS = "^(?:[^/]+(?:/[^/]+)*)?$"  # zero or more: a whole `{var=**}`, whose path may end before it
-_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
-_PARAM = re.compile(r"\{[^{}]+\}")
-
-
-@dataclass(frozen=True, slots=True)
-class PathParameter:
-    """One ``{name}`` of an OpenAPI path, and what it fills."""
-
-    name: str
-    field_path: str | None  # the request field it fills, or None: a wildcard outside every variable
-    many: bool  # from "**": the rest of the path, "/" included
-    fills: str | None  # in a variable that has literals or several wildcards, the variable's value in
-    # terms of its parameters ("shelves/{shelf}/books/{book}"); None: the parameter is the whole value
-
-
-@dataclass(frozen=True, slots=True)
-class OpenApiPath:
-    """A template as an OpenAPI path: the key of ``paths`` and its parameters.
-
-    Variables' parameters come first, in template order, then unnamed wildcards' (``wildcard-N``).
-    ``fills`` maps each variable spelled out in the path to its value's form, a constant included.
-    """
-
-    path: str
-    parameters: tuple[PathParameter, ...]
-    fills: tuple[tuple[str, str], ...]
-
-    def shape(self) -> str:
-        """The path with parameter names left out: OpenAPI 3.1 §4.8.2 takes equal shapes for one path."""
-        return _PARAM.sub("{}", self.path)
-
-    def renamed(self, names: dict[str, str]) -> OpenApiPath:
-        """The same path with parameters renamed (``names``: old → new), in the path and in ``fills``."""
-
-        def sub(text: str) -> str:
-            return _PARAM.sub(lambda m: "{" + names.get(m.group(0)[1:-1], m.group(0)[1:-1]) + "}", text)
-
-        parameters = tuple(
-            PathParameter(names.get(p.name, p.name), p.field_path, p.many, p.fills and sub(p.fills))
-            for p in self.parameters
-        )
-        return OpenApiPath(sub(self.path), parameters, tuple((f, sub(v)) for f, v in self.fills))
-
-
-def _spelled_out(template: Template, variable: Variable) -> bool:
-    """Whether a variable's literals go into the OpenAPI path: it is more than one ``*`` or ``**``.
-
-    ``{name=shelves/*}`` must not become ``{name}``: ``{name=authors/*}`` beside it would be the same
-    OpenAPI path although the router tells the two apart by their literals."""
-    own = template.segments[variable.start : variable.end]
-    return len(own) > 1 or own[0].kind is SegmentKind.LITERAL
-
-
-def _derived_name(template: Template, variable: Variable, index: int) -> str:
-    """A wildcard's parameter name: the literal before it in the variable, singular by a few English
-    rules (see ``_singular``), else the variable's field path."""
-    before = template.segments[index - 1] if index > variable.start else None
-    if before is None or before.kind is not SegmentKind.LITERAL:
-        return variable.field_path
-    return _singular(_NOT_IN_A_NAME.sub("_", normalize_segment(before.text)))
-
-
-def _singular(word: str) -> str:
-    """``books`` → ``book``, ``shelves`` → ``shelf``, ``policies`` → ``policy``, ``addresses`` →
-    ``address``; ``access``, ``people`` stay. Only a name: what it fills is said beside it."""
-    for plural, singular in (("ies", "y"), ("elves", "elf"), ("sses", "ss")):
-        if word.endswith(plural) and len(word) > len(plural) + 1:
-            return word[: -len(plural)] + singular
-    return word[:-1] if len(word) > 1 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def compile_openapi_path(template: Template) -> OpenApiPath:
-    """The OpenAPI path of a template, with its parameters (see ``OpenApiPath``).
-
-    ``/v1/{name=shelves/*/books/*}:get`` → ``/v1/shelves/{shelf}/books/{book}:get``, where ``shelf`` and
-    ``book`` fill ``name`` as ``shelves/{shelf}/books/{book}``; ``/v1/{id}/{rest=**}`` →
-    ``/v1/{id}/{rest}``; ``/v1/*/x`` → ``/v1/{wildcard-1}/x``. Literals are written normalised (RFC 3986
-    6.2.2, as the router compares them), so templates the router takes for one path give one path.
-    """
-    segments = template.segments
-    starts = {v.start: v for v in template.variables}
-    inside = {i for v in template.variables for i in range(v.start, v.end)}
-    wildcards = [i for i, s in enumerate(segments) if s.kind is not SegmentKind.LITERAL and i not in inside]
-    unnamed = {i: f"wildcard-{n}" for n, i in enumerate(wildcards, start=1)}
-    # Names that are fixed (a field path, wildcard-N) are taken first; derived ones yield to them.
-    taken = set(unnamed.values()) | {
-        v.field_path for v in template.variables if not _spelled_out(template, v)
-    }
-    parts: list[str] = []
-    parameters: list[PathParameter] = []
-    fills: list[tuple[str, str]] = []
-    i = 0
-    while i < len(segments):
-        variable = starts.get(i)
-        if variable is None:
-            parts.append("{" + unnamed[i] + "}" if i in unnamed else normalize_segment(segments[i].text))
-            i += 1
-            continue
-        if not _spelled_out(template, variable):
-            many = segments[i].kind is SegmentKind.MULTI
-            parts.append("{" + variable.field_path + "}")
-            parameters.append(PathParameter(variable.field_path, variable.field_path, many, None))
-            i = variable.end
-            continue
-        own: list[str] = []
-        mine: list[tuple[str, bool]] = []
-        for j in range(variable.start, variable.end):
-            kind = segments[j].kind
-            if kind is SegmentKind.LITERAL:
-                own.append(normalize_segment(segments[j].text))
-                continue
-            base = name = _derived_name(template, variable, j)
-            n = 1
-            while name in taken:
-                n += 1
-                name = f"{base}_{n}"
-            taken.add(name)
-            own.append("{" + name + "}")
-            mine.append((name, kind is SegmentKind.MULTI))
-        value = "/".join(own)
-        parts.extend(own)
-        parameters.extend(PathParameter(name, variable.field_path, many, value) for name, many in mine)
-        fills.append((variable.field_path, value))
-        i = variable.end
-    verb = f":{normalize_segment(template.verb)}" if template.verb else ""
-    parameters.extend(
-        PathParameter(unnamed[i], None, segments[i].kind is SegmentKind.MULTI, None) for i in wildcards
-    )
-    return OpenApiPath("/" + "/".join(parts) + verb, tuple(parameters), tuple(fills))
-
-
-def openapi_path(template: Template) -> str:
-    """The OpenAPI path key of a template (the ``path`` of ``compile_openapi_path``):
-    ``/v1/{name=shelves/*}/books/*:get`` → ``/v1/shelves/{shelf}/books/{wildcard-1}:get``."""
-    return compile_openapi_path(template).path
 
 
 def status_schema() -> Json:
@@ -840,8 +656,7 @@ def openapi_document(
     for binding, operation_id in zip(bindings, _operation_ids(bindings), strict=True):
         layout = compile_openapi_path(binding.template)
         canonical = first_of_shape.setdefault(layout.shape(), layout)
-        names = zip(_PARAM.findall(layout.path), _PARAM.findall(canonical.path), strict=True)
-        layout = layout.renamed({old[1:-1]: new[1:-1] for old, new in names})
+        layout = layout.named_as(canonical)
         method = binding.http_method.lower()
         key = method if method in _METHODS else f"x-{method}"
         operation = _operation(
@@ -853,26 +668,9 @@ def openapi_document(
             optional_auth=binding.grpc_path in optional_auth_operations,
         )
         claims.setdefault((layout.path, key), []).append((binding, operation))
-    paths: dict[str, Json] = {}
-    unlisted: dict[str, Json] = {}
-    problems: list[str] = []
-    for (path, key), claimants in claims.items():
-        served: dict[Shape, tuple[HttpBinding, Json]] = {}
-        for binding, operation in claimants:
-            first = served.setdefault(template_shape(binding.template), (binding, operation))[0]
-            if first is not binding:  # the router refuses these too (RouteConflict)
-                problems.append(
-                    f"{binding.describe()}: same OpenAPI operation {key} {path} as {first.describe()}"
-                )
-        # What is left differs only in `*` against `**` where the path has a parameter, which OpenAPI
-        # cannot express. The one the router tries first is listed; the others are served all the same,
-        # so they are documented beside the paths rather than refused.
-        listed, *others = sorted(served.values(), key=lambda c: _precedence(c[0].template))
-        paths.setdefault(path, {})[key] = listed[1]
-        for binding, operation in others:
-            unlisted[operation["operationId"]] = _unlisted(binding, operation, path, listed)
-    if problems:
-        raise OpenApiError(problems)
+    placement = place_operations(claims)
+    if placement.problems:
+        raise OpenApiError(placement.problems)
     document: Json = {
         "openapi": "3.1.0",
         "info": {
@@ -887,35 +685,14 @@ def openapi_document(
         document["servers"] = [{"url": url} for url in servers]
     document["security"] = [{"bearerAuth": []}]
     services = sorted({b.service for b in bindings})
-    document["tags"] = [{"name": s} | _described(comments.get(s), None) for s in services]
+    document["tags"] = [{"name": s} | described(comments.get(s), None) for s in services]
     order = {m: i for i, m in enumerate(_METHODS)}  # then any x-<method>, by name
+    paths = placement.paths
     document["paths"] = {
         p: {m: paths[p][m] for m in sorted(paths[p], key=lambda m: (order.get(m, len(order)), m))}
         for p in sorted(paths)
     }
-    if unlisted:
-        document["x-tta-unlisted-operations"] = dict(sorted(unlisted.items()))
+    if placement.unlisted:
+        document["x-tta-unlisted-operations"] = dict(sorted(placement.unlisted.items()))
     document["components"] = _components(builder.schemas)
     return document
-
-
-def _precedence(template: Template) -> tuple[int, ...]:
-    """The router's order among templates of one OpenAPI path: a literal, then ``*``, then ``**``."""
-    rank = {SegmentKind.LITERAL: 0, SegmentKind.SINGLE: 1, SegmentKind.MULTI: 2}
-    return tuple(rank[s.kind] for s in template.segments)
-
-
-def _unlisted(binding: HttpBinding, operation: Json, path: str, listed: tuple[HttpBinding, Json]) -> Json:
-    """An operation served but not under ``paths``: its path is another operation's (see the caller)."""
-    other, other_operation = listed
-    return {
-        "method": binding.http_method,
-        "path": path,
-        "template": binding.template.text,
-        "x-grpc-method": binding.grpc_path,
-        "listedAs": other_operation["operationId"],
-        "reason": f"OpenAPI cannot tell `{binding.http_method} {binding.template.text}` from "
-        f"`{other.http_method} {other.template.text}`, listed under this path: a path parameter cannot "
-        "say how many segments it takes. The gateway serves both; a path both match goes to the listed one.",
-        "operation": operation,
-    }
