@@ -18,8 +18,9 @@ Rules (each tested in tests/unit/transcoder/test_query.py):
   error, as is setting two members of one oneof.
 - Values: scalars and enums as :func:`transcoder.codec.parse_scalar`; Timestamp (RFC 3339), Duration
   (``"1.5s"``), FieldMask (``"displayName,player.time_zone"``: lowerCamel or snake paths), wrappers
-  (``google.protobuf.Int32Value`` takes ``"7"``), Struct/Value/ListValue as JSON text. Any other
-  message field cannot be set from a query: set its fields (``filter.state=...``).
+  (``google.protobuf.Int32Value`` takes ``"7"``), Struct/Value/ListValue as JSON text nested at most
+  ``MAX_JSON_DEPTH`` (100) levels, as a body. Any other message field cannot be set from a query: set
+  its fields (``filter.state=...``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from transcoder.codec import (
+    MAX_JSON_DEPTH,
     WRAPPER_TYPES,
     BindingError,
     descriptor_of,
     find_field,
     is_map,
+    json_depth,
     parse_scalar,
     show,
 )
@@ -56,6 +59,11 @@ _TEXT_WKTS = {
 _TWICE = "given more than once; only a repeated field takes several values"
 _CACHED_KEY_LENGTH = 128  # keys up to this long are memoised (4096 of them at most)
 _JSON_WKTS = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
+# A JSON value is bounded as a body is (transcoder.codec.MAX_JSON_DEPTH, counted from the value: ``{}``
+# is 1). json_format counts messages, two per JSON level (a Value and its Struct or ListValue), and by
+# default stops at 100 of them, about 50 levels, with a ParseError that reads like a wrong type.
+_MESSAGE_DEPTH = 2 * MAX_JSON_DEPTH + 1
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels of JSON arrays and objects"
 
 
 def parse_query(raw_query: bytes | str) -> list[tuple[str, str]]:
@@ -231,17 +239,32 @@ def _set_message(target: Message, text: str, path: str) -> None:
     elif name in WRAPPER_TYPES:
         cast(Any, target).value = parse_scalar(descriptor.fields_by_name["value"], text, path)
     elif name in _JSON_WKTS:
-        try:
-            json_format.ParseDict(orjson.loads(text), target)
-        except orjson.JSONDecodeError as exc:
-            raise BindingError(path, f"expected JSON text for {name}: {exc}") from None
-        except json_format.ParseError:
-            kind = {"google.protobuf.Struct": "an object", "google.protobuf.ListValue": "an array"}
-            raise BindingError(path, f"expected JSON {kind.get(name, 'text')}, got {show(text)}") from None
+        _set_json(target, text, path)
     else:
         raise BindingError(
             path, f"is a message ({name}); a query parameter sets its fields, e.g. `{path}.<field>`"
         )
+
+
+def _set_json(target: Message, text: str, path: str) -> None:
+    """Struct, Value or ListValue from JSON text, its nesting bounded before json_format recurses."""
+    name = descriptor_of(target).full_name
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit exceeded" in str(exc):  # orjson's own limit (1024): the same answer as ours
+            raise BindingError(path, _TOO_DEEP) from None
+        raise BindingError(path, f"expected JSON text for {name}: {exc}") from None
+    depth = json_depth(value, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
+        raise BindingError(path, _TOO_DEEP)
+    try:
+        json_format.ParseDict(value, target, max_recursion_depth=_MESSAGE_DEPTH)
+    except json_format.ParseError:
+        kind = {"google.protobuf.Struct": "an object", "google.protobuf.ListValue": "an array"}
+        raise BindingError(path, f"expected JSON {kind.get(name, 'text')}, got {show(text)}") from None
+    except RecursionError:  # the caller's own stack was already deep: still the client's input
+        raise BindingError(path, f"nested {depth} levels deep, too deep to parse here") from None
 
 
 def _field_mask_paths(text: str, path: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 from typing import Any
 
@@ -26,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.descriptors import embedded_descriptor_set
-from transcoder.codec import BindingError
+from transcoder.codec import BindingError, json_depth
 from transcoder.query import apply_query, parse_query
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -281,6 +282,57 @@ def test_the_same_oneof_in_two_messages_is_two_oneofs() -> None:
     message = new("test.q.Params")
     apply_query(message, parse_query("text=a&child.number=1"))
     assert as_dict(message) == {"text": "a", "child": {"number": 1}}
+
+
+# --- JSON values: nesting bounded as a body's (transcoder.codec.MAX_JSON_DEPTH) ------------------------
+
+
+def _nested(depth: int, shape: str) -> str:
+    """JSON text ``depth`` levels deep: objects (``{"a":{...}}``), arrays, or arrays and objects in turn."""
+    text = ""
+    for level in reversed(range(depth)):
+        as_array = shape == "array" or (shape == "mixed" and level % 2 == 0)
+        text = f"[{text}]" if as_array else f'{{"a":{text}}}' if text else "{}"
+    return text
+
+
+_DEEP = "nested deeper than 100 levels of JSON arrays and objects"
+
+
+@pytest.mark.parametrize(
+    ("key", "shape", "depth"),
+    [
+        (key, shape, depth)
+        for key, shape in (("st", "object"), ("lv", "array"), ("val", "mixed"), ("val", "object"))
+        for depth in (1, 50, 51, 100)
+    ],
+)
+def test_json_values_nest_up_to_100_levels(key: str, shape: str, depth: int) -> None:
+    text = _nested(depth, shape)
+    assert json_depth(json.loads(text)) == depth
+    message = new("test.q.Params")
+    apply_query(message, [(key, text)])
+    assert as_dict(message)[key] == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("key", "shape", "depth"),
+    [
+        (key, shape, depth)
+        for key, shape in (("st", "object"), ("lv", "array"), ("val", "mixed"), ("val", "array"))
+        for depth in (101, 300, 1100)  # 1100: past orjson's own limit (1024), the same answer
+    ],
+)
+def test_json_values_nested_deeper_than_100_levels_are_refused(key: str, shape: str, depth: int) -> None:
+    with pytest.raises(BindingError) as caught:
+        apply_query(new("test.q.Params"), [(key, _nested(depth, shape))])
+    assert (caught.value.field, caught.value.reason) == (key, _DEEP)
+
+
+def test_a_too_deep_json_value_in_a_nested_field_names_its_path() -> None:
+    with pytest.raises(BindingError) as caught:
+        apply_query(new("test.q.Params"), parse_query("child.st=" + _nested(101, "object")))
+    assert (caught.value.field, caught.value.reason) == ("child.st", _DEEP)
 
 
 # --- properties ------------------------------------------------------------------------------------
