@@ -261,8 +261,8 @@ def _set_json(target: Message, text: str, path: str) -> None:
     try:
         json_format.ParseDict(value, target, max_recursion_depth=_MESSAGE_DEPTH)
     except json_format.ParseError:
-        kind = {"google.protobuf.Struct": "an object", "google.protobuf.ListValue": "an array"}
-        raise BindingError(path, f"expected JSON {kind.get(name, 'text')}, got {show(text)}") from None
+        kind = {"google.protobuf.Struct": "a JSON object", "google.protobuf.ListValue": "a JSON array"}
+        raise BindingError(path, f"expected {kind.get(name, 'JSON text')}, got {show(text)}") from None
     except RecursionError:  # the caller's own stack was already deep: still the client's input
         raise BindingError(path, f"nested {depth} levels deep, too deep to parse here") from None
 

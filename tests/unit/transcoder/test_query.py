@@ -264,7 +264,7 @@ def test_unknown_parameters_can_be_ignored() -> None:
         ("test.q.Params", "counts[x]=1", "counts[x]", 'expected a decimal int32, got "x"'),
         ("test.q.Params", "dur=90", "dur", 'expected a duration such as 1.5s, got "90"'),
         ("test.q.Params", "iv=1.5", "iv", 'expected a decimal int32, got "1.5"'),
-        ("test.q.Params", "st=[1]", "st", 'expected JSON an object, got "[1]"'),
+        ("test.q.Params", "st=[1]", "st", 'expected a JSON object, got "[1]"'),
         ("test.q.Params", "st={", "st", "expected JSON text for google.protobuf.Struct: unexpected end of data: line 1 column 2 (char 1)"),
         ("test.q.Params", "children.ri=1", "children.ri", "`children` is repeated; a parameter cannot go inside it"),
         ("test.q.Params", "children=1", "children", "is a message (test.q.Params); a query parameter sets its fields, e.g. `children.<field>`"),
