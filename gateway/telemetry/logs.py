@@ -162,6 +162,7 @@ def configure_logging(settings: LogSettings, redactor: Redactor, stream: TextIO 
     target = stream if stream is not None else sys.stderr
     handler = _Handler(target)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    handler.addFilter(_client_faults_are_warnings)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -187,6 +188,19 @@ def configure_logging(settings: LogSettings, redactor: Redactor, stream: TextIO 
             "(GRPC_VERBOSITY=ERROR before grpc is imported keeps them out)",
             tracing,
         )
+
+
+def _client_faults_are_warnings(record: logging.LogRecord) -> bool:
+    """grpc logs a caller's metadata value that is not UTF-8 ("Invalid encoding on <key>") at ERROR,
+    once per look at the metadata. It is the caller's fault, answered INVALID_ARGUMENT by the chain's
+    metadata step: a WARNING, so ERROR stays for the gateway's own failures."""
+    if (
+        record.levelno == logging.ERROR
+        and record.name.startswith("grpc._cython")
+        and str(record.msg).startswith("Invalid encoding on")
+    ):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 def _grpc_core_tracing(env: Mapping[str, str]) -> str | None:
