@@ -5,8 +5,10 @@ Doors map their transport to gRPC metadata first (the HTTP door: ``Authorization
 applies one rule to what arrived by any door:
 
 - dropped: pseudo-headers, hop-by-hop and transport-owned headers (RFC 9113 §8.2.2; ``grpc-timeout`` is
-  re-derived from the remaining deadline, encodings are per hop), and every ``grpc-`` key (reserved to
-  the gRPC protocol, "Header-Name" in PROTOCOL-HTTP2.md);
+  re-derived from the remaining deadline, encodings are per hop), every ``grpc-`` key (reserved to
+  the gRPC protocol, "Header-Name" in PROTOCOL-HTTP2.md), and every ``x-tta-`` key: those carry the
+  identity the gateway vouches for (``x-tta-subject``, ``x-tta-roles``), which only the gateway's own
+  identity step may set, never a caller;
 - refused (INVALID_ARGUMENT, naming the key): a text value that is not printable ASCII (gRPC
   "ASCII-Value" is %x20-7E), or a ``-bin`` key whose value is not binary.
 
@@ -39,7 +41,7 @@ class MetadataAllowlist(Step):
     def decide(self, call: Call) -> Reply | None:
         out = call.upstream_metadata
         for key, value in call.metadata:
-            if key in _DROPPED or key.startswith((":", "grpc-")):
+            if key in _DROPPED or key.startswith((":", "grpc-", "x-tta-")):
                 continue
             if key.endswith("-bin"):
                 if not isinstance(value, bytes):

@@ -231,11 +231,14 @@ async def metadata_allowlist(w: World, door: DoorClient) -> Outcome:
         ("x-custom", "kept"),
         ("x-request-id", "rid-md"),
         ("traceparent", f"00-{TRACE}-00f067aa0ba902b7-01"),
+        ("x-tta-subject", "pl_somebody_else"),  # only the gateway may vouch for an identity
+        ("x-tta-roles", "admin"),
     ]
     out = await door.echo(b"", metadata=md)
     assert out.code == 0
     seen = dict(line.split("=", 1) for line in _payload(out).decode().splitlines())
     assert seen["x-custom"] == "kept"
+    assert not any(k.startswith("x-tta-") for k in seen), seen
     assert seen["x-request-id"] == "rid-md"
     assert seen["traceparent"].split("-")[1] == TRACE
     assert seen["traceparent"].split("-")[2] != "00f067aa0ba902b7"  # the gateway's span is the parent

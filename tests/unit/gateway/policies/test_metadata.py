@@ -35,6 +35,8 @@ class _Call:
             [("x-request-id", "r1"), ("traceparent", "00-x")],
         ),
         ((("x-edge", " spaces and ~ tildes "),), [("x-edge", " spaces and ~ tildes ")]),
+        # the identity the gateway vouches for is never taken from a caller
+        ((("x-tta-subject", "pl_other"), ("x-tta-roles", "admin"), ("x-tta-anything", "v")), []),
     ],
 )
 def test_what_reaches_the_upstream(
