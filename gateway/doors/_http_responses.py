@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2
+
 from gateway.errors import GatewayError
 from transcoder import streaming
 from transcoder.status import Code, http_status, status_body
@@ -172,6 +175,8 @@ async def send_status(
     and trailers the error carries (an upstream's), sent as trailers when ``trailers`` was negotiated."""
     details = err.packed_details()
     code = Code(err.code.value[0])
+    if code is Code.UNAUTHENTICATED:
+        extra = [*extra, (b"www-authenticate", bearer_challenge(details))]
     await send_whole(
         send,
         http_status(code, details),
@@ -180,3 +185,25 @@ async def send_status(
         trailer_fields(err.trailing),
         trailers,
     )
+
+
+_BEARER_ERRORS = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
+
+
+def bearer_challenge(details: Iterable[any_pb2.Any]) -> bytes:
+    """``WWW-Authenticate`` for a 401 (RFC 6750 section 3): the Bearer scheme, and the error code an
+    ``ErrorInfo`` names in its ``bearer_error`` metadata (``invalid_token`` ...). Never a description:
+    what was wrong with a token is the gateway's to log (redacted), not a client's to read.
+
+    >>> bearer_challenge(())
+    b'Bearer realm="tta"'
+    """
+    error = None
+    for detail in details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            error = info.metadata.get("bearer_error")
+    if error in _BEARER_ERRORS:
+        return f'Bearer realm="tta", error="{error}"'.encode()
+    return b'Bearer realm="tta"'

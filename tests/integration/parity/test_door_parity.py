@@ -63,6 +63,21 @@ class Marker(Step):
         # Answers the call itself (as a cache hit would) when asked to by the caller.
         if ("x-marker", "reply") in call.metadata and call.route.path == ECHO:
             return Reply((b"\x0a\x0dfrom the step",))
+        # Refuses as an identity step will: no valid token, or a missing permission.
+        if ("x-marker", "unauthenticated") in call.metadata:
+            raise Refused(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "Please sign in again to continue.",
+                reason="TOKEN_EXPIRED",
+                info={"bearer_error": "invalid_token"},
+            )
+        if ("x-marker", "forbidden") in call.metadata:
+            raise Refused(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "This needs the permission sessions.read.",
+                reason="PERMISSION_MISSING",
+                info={"permission": "sessions.read"},
+            )
         return None
 
     @staticmethod
@@ -321,6 +336,22 @@ async def step_answers_the_call_itself(w: World, door: DoorClient) -> Outcome:
     return out
 
 
+async def refusals_of_identity_and_access(w: World, door: DoorClient) -> Outcome:
+    """UNAUTHENTICATED and PERMISSION_DENIED from a step: the status, the reason, and on REST 401 with
+    an RFC 6750 challenge and 403 — before any upstream call."""
+    unauthenticated = await door.echo(b"", metadata=[("x-marker", "unauthenticated")])
+    forbidden = await door.echo(b"", metadata=[("x-marker", "forbidden")])
+    assert (unauthenticated.code, forbidden.code) == (16, 7)
+    assert unauthenticated.detail("google.rpc.ErrorInfo")["reason"] == "TOKEN_EXPIRED"
+    assert forbidden.detail("google.rpc.ErrorInfo")["metadata"] == {"permission": "sessions.read"}
+    if unauthenticated.http_status is not None:
+        assert (unauthenticated.http_status, forbidden.http_status) == (401, 403)
+        assert unauthenticated.metadata["www-authenticate"] == 'Bearer realm="tta", error="invalid_token"'
+        assert "www-authenticate" not in forbidden.metadata
+    assert w.upstream.calls.get(ECHO, 0) == 0
+    return Outcome(unauthenticated.code, unauthenticated.message, unauthenticated.details)
+
+
 async def trailers_only_failure_of_a_stream(w: World, door: DoorClient) -> Outcome:
     """An upstream that fails before any message: an ordinary error on every door (REST: a 4xx
     status, not a 200 with an in-band item), for a server stream and a bidirectional one."""
@@ -378,6 +409,7 @@ SCENARIOS: dict[str, Scenario] = {
         step_sees_every_message_of_a_bidi_stream,
         step_refuses_one_message_mid_stream,
         step_answers_the_call_itself,
+        refusals_of_identity_and_access,
         trailers_only_failure_of_a_stream,
         step_costs_nothing_where_undeclared,
         access_line_and_metrics,
