@@ -22,6 +22,7 @@ import binascii
 import enum
 import math
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -245,6 +246,55 @@ def apply_bindings(message: Message, bindings: Iterable[tuple[str, str]]) -> Non
         setattr(target, fields[-1].name, parse_scalar(fields[-1], text, ".".join(f.name for f in fields)))
 
 
+# A JSON number at least 3.4e38 has an exponent of 38 or more, or 39 digits before any point.
+_NEAR_FLOAT_MAX = re.compile(rb"[eE]\+?(?:3[89]|[4-9]\d|\d{3})|\d{39}")
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _round_float32_edges(value: object, descriptor: Descriptor) -> None:
+    """Give ``float`` fields the float32 they denote. The shortest text of float32's largest value,
+    ``3.4028235e+38`` (what protobuf's own JSON printer writes), is a little above that value as a
+    double, and json_format refuses it as too large: its own output would not parse back. A number
+    that rounds to the largest float32 becomes it; anything larger is left for json_format to refuse."""
+    if not isinstance(value, dict) or descriptor.full_name in _WKTS:
+        return
+    fields = {f.json_name: f for f in descriptor.fields} | {f.name: f for f in descriptor.fields}
+    for key, item in value.items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        if field.cpp_type == _F.CPPTYPE_FLOAT:
+            if isinstance(item, list):
+                value[key] = [_float32_edge(v) for v in item]
+            else:
+                value[key] = _float32_edge(item)
+        elif field.message_type is not None:
+            entry = field.message_type
+            if entry.GetOptions().map_entry and isinstance(item, dict):
+                target = entry.fields_by_name["value"]
+                for k, v in item.items():
+                    if target.cpp_type == _F.CPPTYPE_FLOAT:
+                        item[k] = _float32_edge(v)
+                    elif target.message_type is not None:
+                        _round_float32_edges(v, target.message_type)
+            elif isinstance(item, list):
+                for v in item:
+                    _round_float32_edges(v, entry)
+            else:
+                _round_float32_edges(item, entry)
+
+
+def _float32_edge(v: object) -> object:
+    if isinstance(v, float) and math.isfinite(v) and abs(v) > _FLOAT32_MAX:
+        try:
+            rounded = struct.unpack("<f", struct.pack("<f", v))[0]
+        except OverflowError:
+            return v
+        if math.isfinite(rounded):
+            return math.copysign(_FLOAT32_MAX, v)
+    return v
+
+
 def parse_json_body(
     data: bytes, descriptor: Descriptor, *, into: Message | None = None, field: str | None = None
 ) -> Message:
@@ -279,6 +329,8 @@ def parse_json_body(
         raise BindingError(_deep_field(value, descriptor, MAX_JSON_DEPTH), _TOO_DEEP)
     if field is None and descriptor.full_name not in _WKTS and not isinstance(value, dict):
         raise BindingError("<body>", f"expected a JSON object ({descriptor.full_name}), got {show(value)}")
+    if _NEAR_FLOAT_MAX.search(data):  # rare: only a body with such a number pays for the walk
+        _round_float32_edges(value, descriptor)
     try:
         json_format.ParseDict(
             value, message, descriptor_pool=descriptor.file.pool, max_recursion_depth=_MESSAGE_DEPTH

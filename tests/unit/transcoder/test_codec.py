@@ -739,3 +739,33 @@ def test_parse_json_body_raises_only_value_errors_for_any_bytes(body: bytes, fie
     answers those 400, and anything else would be a 500 with a traceback."""
     with contextlib.suppress(ValueError):
         parse_json_body(body, desc("test.v1.Everything"), field=field)
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "expected"),
+    [
+        # protobuf's own printer writes float32's largest value as 3.4028235e+38, a little above it as
+        # a double: it must parse back (found by the round-trip property above)
+        (b'{"f": 3.4028235e+38}', ("f",), FLOAT32_MAX),
+        (b'{"f": -3.4028235E38}', ("f",), -FLOAT32_MAX),
+        (b'{"child": {"f": 3.4028235e+38}}', ("child", "f"), FLOAT32_MAX),
+        (b'{"children": [{}, {"f": 3.4028235e+38}]}', ("children", 1, "f"), FLOAT32_MAX),
+        (b'{"f": 340282350000000000000000000000000000000}', ("f",), FLOAT32_MAX),
+    ],
+)
+def test_the_largest_float32_as_protobuf_prints_it_parses_back(
+    body: bytes, path: tuple[str | int, ...], expected: float
+) -> None:
+    node: Any = parse_json_body(body, desc("test.v1.Everything"))
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+    assert node == expected
+
+
+@pytest.mark.parametrize("body", [b'{"f": 3.4028236e+38}', b'{"f": 3.5e38}', b'{"child": {"f": -1e39}}'])
+def test_a_float_beyond_float32_is_still_refused(body: bytes) -> None:
+    with pytest.raises(BindingError, match="out of range for float"):
+        parse_json_body(body, desc("test.v1.Everything"))
