@@ -204,6 +204,8 @@ def parse_scalar(field: FieldDescriptor, text: str, path: str) -> str | bytes | 
         if not _NUMBER.fullmatch(text):
             raise BindingError(path, f'expected a number, "NaN", "Infinity" or "-Infinity", got {show(text)}')
         number = float(text)
+        if cpp == _F.CPPTYPE_FLOAT:
+            number = cast(float, _float32_edge(number))  # "3.4028235e+38" is float32's largest value
         if math.isinf(number) or (cpp == _F.CPPTYPE_FLOAT and abs(number) > _FLOAT32_MAX):
             raise BindingError(
                 path, f"{show(text)} is out of range for {('double', 'float')[cpp == _F.CPPTYPE_FLOAT]}"
@@ -248,7 +250,6 @@ def apply_bindings(message: Message, bindings: Iterable[tuple[str, str]]) -> Non
 
 # A JSON number at least 3.4e38 has an exponent of 38 or more, or 39 digits before any point.
 _NEAR_FLOAT_MAX = re.compile(rb"[eE]\+?(?:3[89]|[4-9]\d|\d{3})|\d{39}")
-_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _round_float32_edges(value: object, descriptor: Descriptor) -> None:

@@ -39,6 +39,7 @@ from transcoder.codec import (
     field_path_kind,
     json_depth,
     parse_json_body,
+    parse_scalar,
     resolve_field,
     to_json,
     to_json_field,
@@ -769,3 +770,10 @@ def test_the_largest_float32_as_protobuf_prints_it_parses_back(
 def test_a_float_beyond_float32_is_still_refused(body: bytes) -> None:
     with pytest.raises(BindingError, match="out of range for float"):
         parse_json_body(body, desc("test.v1.Everything"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("3.4028235e+38", FLOAT32_MAX), ("-3.4028235e38", -FLOAT32_MAX)]
+)
+def test_the_largest_float32_parses_as_a_path_or_query_value(text: str, expected: float) -> None:
+    assert parse_scalar(desc("test.v1.Everything").fields_by_name["f"], text, "f") == expected
