@@ -7,9 +7,11 @@ way. ``serve`` adds what a process needs around it: signal handling and graceful
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -28,7 +30,9 @@ from gateway.descriptors import load_descriptors
 from gateway.doors.grpc_door import GrpcDoor
 from gateway.doors.http_door import HttpDoor
 from gateway.errors import ConfigError
+from gateway.identity.source import KeySource
 from gateway.policies import builtin_steps
+from gateway.policies.identity import Identity
 from gateway.routes import RouteTable, upstream_name
 from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
 from gateway.telemetry.calls import Telemetry
@@ -112,6 +116,8 @@ class Gateway:
         )
         self.http_port = 0
         self._stopping = False
+        self.key_source: KeySource | None = None  # set by build when auth is enabled
+        self._key_refresh: asyncio.Task[None] | None = None
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
         # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
         self._redis: redis.asyncio.Redis | None = (
@@ -143,8 +149,25 @@ class Gateway:
 
     @classmethod
     async def build(cls, settings: Settings, steps: Sequence[Step] = ()) -> Gateway:
-        """Load the contracts and compile the first snapshot; raises ConfigError on any problem."""
-        return cls(settings, await load_descriptors(settings), steps)
+        """Load the contracts and the token keys, compile the first snapshot; raises ConfigError on
+        any problem."""
+        fds = await load_descriptors(settings)
+        auth = settings.auth
+        key_source: KeySource | None = None
+        identity: list[Step] = []
+        if auth.enabled:
+            assert auth.jwks is not None
+            assert auth.issuer is not None
+            assert auth.audience is not None
+            key_source = await KeySource.open(auth.jwks, now=time.time(), allow_symmetric=auth.allow_hs256)
+            identity.append(
+                Identity(
+                    key_source, issuer=auth.issuer, audience=auth.audience, leeway_seconds=auth.leeway_seconds
+                )
+            )
+        gateway = cls(settings, fds, (*identity, *steps))
+        gateway.key_source = key_source
+        return gateway
 
     def _services_of(self, upstream: Upstream) -> list[str]:
         return [s for s, u in self.table.upstream_of.items() if u == upstream.name]
@@ -246,6 +269,13 @@ class Gateway:
         for upstream in self.upstreams.values():
             await self._publish_health(upstream)
         await self.health.set("", _SERVING)
+        if self.key_source is not None:  # keys rotate without a restart
+            self._key_refresh = asyncio.create_task(self.key_source.run(time.time, asyncio.sleep))
+        elif not self.settings.auth.enabled:
+            log.warning(
+                "auth.enabled is false: no door checks who is calling, and every method is open to "
+                "every caller (set auth.enabled, issuer, audience and jwks: docs/configuration.md)"
+            )
         # The admin port first: a port already taken stops start-up before any call is accepted.
         self.admin_port = await self.admin.start()
         try:
@@ -312,6 +342,10 @@ class Gateway:
         finally:
             closing.cancel()
         await self.admin.stop()
+        if self._key_refresh is not None:
+            self._key_refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._key_refresh
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
         if self._redis is not None:
             await self._redis.aclose()

@@ -22,6 +22,7 @@ The package, by concern:
 - :mod:`.settings`: :class:`Settings`, the root, and validation;
 - :mod:`.doors`: the gRPC, HTTP (with CORS) and admin listeners;
 - :mod:`.deadlines`: call deadlines, whatever the door;
+- :mod:`.auth`: identity from signed tokens;
 - :mod:`.upstreams`: upstreams and descriptor sources;
 - :mod:`.telemetry`: logs, traces, metrics;
 - :mod:`.runtime`: Redis and shutdown;
@@ -37,6 +38,7 @@ from __future__ import annotations
 from gateway.config._errors import ENV_PREFIX
 from gateway.config._load import load_settings
 from gateway.config._types import Host, Port, Seconds, ServicePattern, Target
+from gateway.config.auth import AuthSettings
 from gateway.config.deadlines import DeadlineSettings, RouteDeadline
 from gateway.config.doors import AdminSettings, CorsSettings, GrpcSettings, HttpSettings
 from gateway.config.runtime import RedisSettings, ShutdownSettings
@@ -52,6 +54,7 @@ from gateway.config.upstreams import (
 __all__ = [
     "ENV_PREFIX",
     "AdminSettings",
+    "AuthSettings",
     "CorsSettings",
     "DeadlineSettings",
     "DescriptorSource",

@@ -11,6 +11,7 @@ from pydantic import ValidationError, field_validator
 
 from gateway.config._errors import Schema, Sources
 from gateway.config._types import Section
+from gateway.config.auth import AuthSettings
 from gateway.config.deadlines import DeadlineSettings
 from gateway.config.doors import AdminSettings, GrpcSettings, HttpSettings
 from gateway.config.runtime import RedisSettings, ShutdownSettings
@@ -33,6 +34,7 @@ class Settings(Section):
     descriptors: tuple[DescriptorSource, ...] = ()
     upstreams: tuple[UpstreamSettings, ...] = ()
     deadlines: DeadlineSettings = DeadlineSettings()
+    auth: AuthSettings = AuthSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     log: LogSettings = LogSettings()
     tracing: TracingSettings = TracingSettings()

@@ -113,7 +113,7 @@ class TokenProblem:
 
     def refusal(self) -> Refused:
         """The error a door renders: UNAUTHENTICATED, the reason, and the RFC 6750 code."""
-        info = {"error": self.error.value} if self.error is not None else {}
+        info = {"bearer_error": self.error.value} if self.error is not None else {}
         return Refused(grpc.StatusCode.UNAUTHENTICATED, self.message, reason=self.reason.value, info=info)
 
 

@@ -6,7 +6,8 @@ metadata picks what happens:
 
 - ``echo`` (default): DiagnosticsService/Echo returns the payload; ChatService/WatchRoom streams three
   ChatMessages (text m0, m1, m2); ChatService/Chat answers each ChatRequest with a ChatMessage carrying
-  its text; PlayerService/GetPlayer returns a player with the id asked for.
+  its text; PlayerService/GetPlayer returns a player with the id asked for, whose display name is
+  the identity the gateway vouched for: ``<x-tta-subject>|<x-tta-roles>``.
 - ``error``: INVALID_ARGUMENT "player_id: must not be empty" with a BadRequest detail and an
   ``x-up-trailer`` trailer; on streams after the first message.
 - ``fail-first``: the same error before any response message or header (a trailers-only answer; the
@@ -152,7 +153,12 @@ class TypedUpstream(grpc.GenericRpcHandler):
         self._count(GET_PLAYER)
         if _behaviour(context) == "error":
             await self._fail(context)
-        return player_pb2.GetPlayerResponse(player=player_pb2.Player(player_id=request.player_id))
+        # who the gateway says is calling, as the display name: "<x-tta-subject>|<x-tta-roles>"
+        md = dict(context.invocation_metadata() or ())
+        who = f"{md.get('x-tta-subject', '')}|{md.get('x-tta-roles', '')}"
+        return player_pb2.GetPlayerResponse(
+            player=player_pb2.Player(player_id=request.player_id, display_name=who)
+        )
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method = details.method

@@ -1,0 +1,154 @@
+"""Identity and access: the bearer token verified, the principal set, the contract's roles and
+permissions enforced — the same on every door, before any other policy decides.
+
+Per route, from the contract (``tta.gateway.v1.method_policy.auth``, the service's default when the
+method states none, and AUTH_MODE_REQUIRED when neither does):
+
+- ``NONE``: the step is left out of the route's chain (a public method: login, diagnostics);
+- ``OPTIONAL``: no token is fine; a token that is present must be valid;
+- ``REQUIRED``: a valid token, else UNAUTHENTICATED (REST 401 with ``WWW-Authenticate: Bearer``).
+
+A verified principal must hold one of the route's ``roles`` (when it names any) and every one of its
+``permissions``, else PERMISSION_DENIED naming what is missing. The verified identity reaches the
+upstream as ``x-tta-subject`` and ``x-tta-roles`` (comma-separated); a caller's own ``x-tta-*`` was
+dropped by the metadata step before this one runs.
+
+Tokens are verified by ``gateway.identity`` (RFC 8725; decision 0009) against the keys of a
+``KeySource``; a verified token is cached by digest until it expires, and a token naming a key the set
+lacks triggers one rate-limited refresh of the key set (a rotation is picked up without a restart).
+Neither the token nor what was wrong with it in detail reaches a client or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import grpc
+
+from gateway.chain.call import Call, Principal, Reply
+from gateway.chain.chain import Step
+from gateway.errors import Refused
+from gateway.identity.cache import VerifiedTokens
+from gateway.identity.source import KeySource
+from gateway.identity.tokens import Claims, Reason, TokenProblem, parse_authorization
+from gateway.routes import AuthMode, Route
+
+log = logging.getLogger(__name__)
+
+
+class Identity(Step):
+    name = "identity"
+
+    def __init__(
+        self,
+        source: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: float,
+        cache: VerifiedTokens | None = None,
+        clock: Callable[[], float] = time.time,
+        mode: AuthMode = AuthMode.REQUIRED,
+        roles: frozenset[str] = frozenset(),
+        permissions: tuple[str, ...] = (),
+    ) -> None:
+        self.source = source
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_seconds = leeway_seconds
+        self.cache = cache if cache is not None else VerifiedTokens()
+        self.clock = clock
+        self.mode = mode
+        self.roles = roles
+        self.permissions = permissions
+
+    def for_route(self, route: Route) -> Step | None:
+        policy = route.policy
+        if policy.auth is AuthMode.NONE:
+            return None
+        return Identity(
+            self.source,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway_seconds=self.leeway_seconds,
+            cache=self.cache,  # one cache for every route: a token verified once is known everywhere
+            clock=self.clock,
+            mode=policy.auth,
+            roles=frozenset(policy.roles),
+            permissions=policy.permissions,
+        )
+
+    async def before(self, call: Call) -> Reply | None:
+        header = next((v for k, v in call.metadata if k == "authorization" and isinstance(v, str)), None)
+        if header is None and self.mode is AuthMode.OPTIONAL:
+            return None
+        claims = await self._verify(header)
+        principal = Principal(
+            subject=claims.subject,
+            roles=frozenset(claims.roles),
+            permissions=frozenset(claims.permissions),
+            session_id=claims.session_id,
+            attributes={"clearance": claims.clearance} if claims.clearance else {},
+        )
+        self._check_access(principal)
+        call.principal = principal
+        call.upstream_metadata.append(("x-tta-subject", principal.subject))
+        call.upstream_metadata.append(("x-tta-roles", ",".join(sorted(principal.roles))))
+        return None
+
+    async def _verify(self, header: str | None) -> Claims:
+        token = parse_authorization(header)
+        if isinstance(token, TokenProblem):
+            raise self._refused(token)
+        now = self.clock()
+        result = self.cache.verify(
+            token,
+            self.source.keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway_seconds=self.leeway_seconds,
+            now=now,
+        )
+        if (
+            isinstance(result, TokenProblem)
+            and result.reason is Reason.UNKNOWN_KID
+            and result.kid is not None
+            and await self.source.refresh_for_kid(result.kid, now)
+        ):
+            result = self.cache.verify(
+                token,
+                self.source.keys,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway_seconds=self.leeway_seconds,
+                now=self.clock(),
+            )
+        if isinstance(result, TokenProblem):
+            raise self._refused(result)
+        return result
+
+    @staticmethod
+    def _refused(problem: TokenProblem) -> Refused:
+        # The reason and which check failed, never the token or a claim's value (decision 0009).
+        log.info("token refused: %s (%s)", problem.reason.value, problem.detail)
+        return problem.refusal()
+
+    def _check_access(self, principal: Principal) -> None:
+        if self.roles and not (principal.roles & self.roles):
+            needed = " or ".join(sorted(self.roles))
+            raise Refused(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"This needs the role {needed}.",
+                reason="ROLE_MISSING",
+                info={"roles": ",".join(sorted(self.roles))},
+            )
+        for permission in self.permissions:
+            if permission not in principal.permissions:
+                raise Refused(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"This needs the permission {permission}.",
+                    reason="PERMISSION_MISSING",
+                    info={"permission": permission},
+                )

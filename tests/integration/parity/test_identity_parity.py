@@ -1,0 +1,203 @@
+"""Identity on every door: the bad-token suite, the verified principal upstream, roles, key rotation.
+
+A real gateway with ``auth.enabled``, its keys a JWKS file of a freshly generated Ed25519 key, in front
+of the typed upstream; each case runs through the gRPC door and the REST door and must give the same
+answer on both (REST: 401 with an RFC 6750 challenge, 403).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from gateway.app import Gateway
+from gateway.config import Settings
+from gateway.identity.mint import DevKeyPair, generate_dev_keypair, mint
+from tests.integration.parity.doors import DoorClient, GrpcClient, HttpClient, Outcome
+from tests.integration.parity.typed_upstream import GET_PLAYER, TypedUpstream, start_typed_upstream
+
+ISSUER = "https://auth.tta.test"
+AUDIENCE = "tta-gateway"
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    upstream: TypedUpstream
+    key: DevKeyPair
+    jwks_path: Path
+    doors: dict[str, DoorClient]
+
+    def token(self, key: DevKeyPair | None = None, *, ttl: float = 300, **claims: Any) -> str:
+        key = key or self.key
+        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "pl_alice", "roles": ["player"], **claims}
+        signing = serialization.load_pem_private_key(key.private_pem, password=None)
+        return mint(body, signing, kid=key.kid, alg=key.algorithm, ttl_seconds=ttl, now=time.time())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    server, upstream, port = await start_typed_upstream()
+    key = generate_dev_keypair()
+    jwks_path = tmp_path / "jwks.json"
+    jwks_path.write_text(json.dumps(key.jwks()))
+    settings = Settings.from_mapping(
+        {
+            "grpc": {"host": "127.0.0.1", "port": 0},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "admin": {"port": 0},
+            "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [f"127.0.0.1:{port}"]}],
+            "auth": {"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, "jwks": str(jwks_path)},
+        }
+    )
+    gateway = await Gateway.build(settings)
+    await gateway.start()
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=10) as client,
+    ):
+        yield World(
+            gateway, upstream, key, jwks_path, {"grpc": GrpcClient(channel), "http": HttpClient(client)}
+        )
+    await gateway.stop(0)
+    await server.stop(0)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _tampered(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "pl_mallory"
+    return f"{header}.{_b64(json.dumps(claims).encode())}.{signature}"
+
+
+def _alg_none(w: World) -> str:
+    header = _b64(json.dumps({"alg": "none", "kid": w.key.kid, "typ": "JWT"}).encode())
+    payload = _b64(
+        json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "pl_alice", "exp": time.time() + 300}).encode()
+    )
+    return f"{header}.{payload}."
+
+
+def _confused(w: World) -> str:
+    """HS256 with the public key as the HMAC secret, under the Ed25519 key's kid: signed by hand, as
+    an attacker would (PyJWT itself refuses to sign so)."""
+    header = _b64(json.dumps({"alg": "HS256", "kid": w.key.kid, "typ": "JWT"}).encode())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "pl_alice", "exp": int(time.time()) + 300}
+    payload = _b64(json.dumps(claims).encode())
+    secret = base64.urlsafe_b64decode(w.key.public_jwk["x"] + "==")
+    signature = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def _other_key_same_kid(w: World) -> str:
+    impostor = generate_dev_keypair(kid=w.key.kid)
+    return w.token(impostor)
+
+
+BAD_TOKENS: dict[str, tuple[Callable[[World], str | None], str]] = {
+    "missing": (lambda w: None, "TOKEN_MISSING"),
+    "expired": (lambda w: w.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "TOKEN_EXPIRED"),
+    "not yet valid": (lambda w: w.token(nbf=int(time.time()) + 3600), "TOKEN_NOT_YET_VALID"),
+    "wrong issuer": (lambda w: w.token(iss="https://evil.example"), "TOKEN_BAD_ISSUER"),
+    "wrong audience": (lambda w: w.token(aud="another-service"), "TOKEN_BAD_AUDIENCE"),
+    "bad signature": (_other_key_same_kid, "TOKEN_BAD_SIGNATURE"),
+    "alg none": (_alg_none, "TOKEN_ALG_NONE"),
+    "HS256/EdDSA confusion": (_confused, "TOKEN_ALG_MISMATCH"),
+    "unknown kid": (lambda w: w.token(generate_dev_keypair()), "TOKEN_UNKNOWN_KID"),
+    "tampered payload": (lambda w: _tampered(w.token()), "TOKEN_BAD_SIGNATURE"),
+    "malformed segments": (lambda w: "not.a-token", "TOKEN_MALFORMED"),
+    "refresh token as access": (lambda w: w.token(type="refresh"), "TOKEN_REFRESH_NOT_ACCESS"),
+}
+
+
+def _auth(token: str | None) -> list[tuple[str, str]]:
+    return [] if token is None else [("authorization", f"Bearer {token}")]
+
+
+@pytest.mark.parametrize("case", list(BAD_TOKENS))
+async def test_a_bad_token_is_refused_alike_on_every_door(world: World, case: str) -> None:
+    make, reason = BAD_TOKENS[case]
+    token = make(world)
+    outcomes: dict[str, Outcome] = {}
+    for name, door in world.doors.items():
+        out = await door.get_player("pl_alice", metadata=_auth(token))
+        assert out.code == 16, (name, out)
+        assert out.detail("google.rpc.ErrorInfo")["reason"] == reason, (name, out.details)
+        assert "token" not in out.message.lower() or "sign" in out.message.lower()
+        if token is not None:
+            assert token not in json.dumps(out.details) + out.message
+        if out.http_status is not None:
+            assert out.http_status == 401
+            challenge = out.metadata["www-authenticate"]
+            assert challenge == (
+                'Bearer realm="tta"'
+                if reason == "TOKEN_MISSING"
+                else 'Bearer realm="tta", error="invalid_token"'
+            )
+        outcomes[name] = out
+    assert world.upstream.calls.get(GET_PLAYER, 0) == 0
+    first, *rest = outcomes.values()
+    for other in rest:
+        assert (other.code, other.message, other.details) == (first.code, first.message, first.details)
+
+
+async def test_the_verified_subject_reaches_the_upstream_never_a_callers_own(world: World) -> None:
+    token = world.token(sub="pl_alice", roles=["player"])
+    spoof = [("x-tta-subject", "pl_mallory"), ("x-tta-roles", "admin")]
+    for door in world.doors.values():
+        out = await door.get_player("pl_alice", metadata=[*_auth(token), *spoof])
+        assert out.code == 0, out
+        assert out.messages[0]["player"]["displayName"] == "pl_alice|player"
+
+
+async def test_a_principal_without_the_methods_role_is_denied(world: World) -> None:
+    token = world.token(roles=["researcher"])
+    for door in world.doors.values():
+        out = await door.get_player("pl_alice", metadata=_auth(token))
+        assert out.code == 7, out
+        info = out.detail("google.rpc.ErrorInfo")
+        assert (info["reason"], info["metadata"]["roles"]) == ("ROLE_MISSING", "admin,player,therapist")
+        if out.http_status is not None:
+            assert out.http_status == 403
+            assert "www-authenticate" not in out.metadata
+    assert world.upstream.calls.get(GET_PLAYER, 0) == 0
+
+
+async def test_a_public_method_needs_no_token(world: World) -> None:
+    for door in world.doors.values():  # DiagnosticsService is AUTH_MODE_NONE in the contract
+        assert (await door.echo(b"hi")).code == 0
+
+
+async def test_keys_rotate_without_a_restart(world: World) -> None:
+    old_token = world.token()
+    for door in world.doors.values():
+        assert (await door.get_player("pl_alice", metadata=_auth(old_token))).code == 0
+    # the issuer rotates: the JWKS now holds only a new key
+    new_key = generate_dev_keypair()
+    world.jwks_path.write_text(json.dumps(new_key.jwks()))
+    new_token = world.token(new_key)
+    for door in world.doors.values():
+        # an unknown kid triggers one refresh of the key set: the new key is picked up at once
+        out = await door.get_player("pl_alice", metadata=_auth(new_token))
+        assert out.code == 0, out
+    for door in world.doors.values():
+        # the removed key's tokens stop working, cached verification or not
+        out = await door.get_player("pl_alice", metadata=_auth(old_token))
+        assert out.code == 16, out
+        assert out.detail("google.rpc.ErrorInfo")["reason"] == "TOKEN_UNKNOWN_KID"
