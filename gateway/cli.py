@@ -5,12 +5,16 @@ Commands::
     tta-gateway serve --config gateway.yaml     run the gateway from a config file (+ TTA_GATEWAY__* env)
     tta-gateway demo [--grpc-port N] [--http-port N]
                                                 run every reference TTA service and the gateway in front
+    tta-gateway keys --out DIR                  a development signing key and its JWKS (auth.jwks)
+    tta-gateway token --key DIR/signing-key.pem --sub ID --role ROLE [--ttl SECONDS]
+                                                a development access token
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -55,7 +59,67 @@ def _parser() -> argparse.ArgumentParser:
         "--admin-port", type=int, default=9090, help="admin port: /metrics, /healthz, /readyz (default 9090)"
     )
     p_demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p_keys = sub.add_parser(
+        "keys",
+        help="generate a development signing key and its JWKS (for auth.jwks)",
+        description="Write DIR/signing-key.pem (private, mode 0600) and DIR/jwks.json (the public key, "
+        "for auth.jwks). Development only: production keys live with the token issuer, and the gateway "
+        "only ever reads the public JWKS.",
+    )
+    p_keys.add_argument("--out", type=Path, required=True, help="directory to write the two files into")
+    p_keys.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA", help="key type (default EdDSA)")
+    p_token = sub.add_parser(
+        "token",
+        help="mint a development access token",
+        description="Print a signed access token (a JWT) for development and tests, signed with a key "
+        "from `tta-gateway keys`. Never log or commit a token.",
+    )
+    p_token.add_argument("--key", type=Path, required=True, help="the signing key (DIR/signing-key.pem)")
+    p_token.add_argument("--sub", required=True, help="the subject: a player, staff or service id")
+    p_token.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    p_token.add_argument("--permission", action="append", default=[], help="a permission (repeatable)")
+    p_token.add_argument("--ttl", type=float, default=900.0, help="seconds until it expires (default 900)")
+    p_token.add_argument(
+        "--issuer", default="https://auth.tta.dev", help="iss (default https://auth.tta.dev)"
+    )
+    p_token.add_argument("--audience", default="tta-gateway", help="aud (default tta-gateway)")
     return parser
+
+
+def _keys(out: Path, alg: str) -> None:
+    from gateway.identity.keys import Algorithm
+    from gateway.identity.mint import generate_dev_keypair
+
+    pair = generate_dev_keypair(Algorithm(alg))
+    out.mkdir(parents=True, exist_ok=True)
+    private = out / "signing-key.pem"
+    private.touch(mode=0o600, exist_ok=True)
+    private.chmod(0o600)
+    private.write_bytes(pair.private_pem)
+    (out / "jwks.json").write_text(json.dumps(pair.jwks(), indent=2) + "\n")
+    print(f"wrote {private} (private) and {out / 'jwks.json'} (kid {pair.kid})")
+
+
+def _token(args: argparse.Namespace) -> None:
+    import time
+
+    from cryptography.hazmat.primitives import serialization
+
+    from gateway.identity.mint import mint, public_jwk
+
+    try:
+        private: Any = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--key {args.key}: not a readable PEM private key ({type(exc).__name__})"
+        ) from None
+    alg = {"OKP": "EdDSA", "EC": "ES256", "RSA": "RS256"}
+    jwk = public_jwk(private.public_key())
+    claims: dict[str, Any] = {"iss": args.issuer, "aud": args.audience, "sub": args.sub, "roles": args.role}
+    if args.permission:
+        claims["permissions"] = args.permission
+    token = mint(claims, private, kid=jwk["kid"], alg=alg[jwk["kty"]], ttl_seconds=args.ttl, now=time.time())
+    print(token)
 
 
 def _ready_banner(gateway: Gateway) -> None:
@@ -130,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(args.config)
             logging.getLogger().setLevel(settings.log.level.upper())
             _run(serve(settings))
+        elif args.command == "keys":
+            _keys(args.out, args.alg)
+        elif args.command == "token":
+            _token(args)
         else:
             _run(_demo(args))
     except ConfigError as exc:
