@@ -33,6 +33,7 @@ from gateway.errors import ConfigError
 from gateway.identity.source import KeySource
 from gateway.policies import builtin_steps
 from gateway.policies.identity import Identity
+from gateway.policies.ownership import Ownership
 from gateway.routes import RouteTable, upstream_name
 from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
 from gateway.telemetry.calls import Telemetry
@@ -160,11 +161,12 @@ class Gateway:
             assert auth.issuer is not None
             assert auth.audience is not None
             key_source = await KeySource.open(auth.jwks, now=time.time(), allow_symmetric=auth.allow_hs256)
-            identity.append(
+            identity += [
                 Identity(
                     key_source, issuer=auth.issuer, audience=auth.audience, leeway_seconds=auth.leeway_seconds
-                )
-            )
+                ),
+                Ownership(),
+            ]
         gateway = cls(settings, fds, (*identity, *steps))
         gateway.key_source = key_source
         return gateway

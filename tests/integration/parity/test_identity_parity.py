@@ -201,3 +201,29 @@ async def test_keys_rotate_without_a_restart(world: World) -> None:
         out = await door.get_player("pl_alice", metadata=_auth(old_token))
         assert out.code == 16, out
         assert out.detail("google.rpc.ErrorInfo")["reason"] == "TOKEN_UNKNOWN_KID"
+
+
+@pytest.mark.parametrize(
+    ("roles", "allowed"),
+    [(["player"], False), (["therapist"], False), (["researcher", "player"], False), (["admin"], True)],
+)
+async def test_a_player_reaches_only_their_own_record(world: World, roles: list[str], allowed: bool) -> None:
+    """The owner field (GetPlayerRequest.player_id; over REST the path variable that fills it) must be
+    the verified subject, on every door; only an admin (audited) crosses. No assignments source exists
+    yet, so a therapist is refused like a player."""
+    token = world.token(sub="pl_alice", roles=roles)
+    for door in world.doors.values():
+        mine = await door.get_player("pl_alice", metadata=_auth(token))
+        theirs = await door.get_player("pl_bob", metadata=_auth(token))
+        assert mine.code == 0, mine
+        if allowed:
+            assert theirs.code == 0, theirs
+            continue
+        assert theirs.code == 7, theirs
+        info = theirs.detail("google.rpc.ErrorInfo")
+        assert (info["reason"], info["metadata"]["field"]) == ("NOT_OWNER", "player_id")
+        assert "pl_bob" not in theirs.message
+        if theirs.http_status is not None:
+            assert theirs.http_status == 403
+    expected = len(world.doors) * (2 if allowed else 1)
+    assert world.upstream.calls[GET_PLAYER] == expected
