@@ -31,11 +31,12 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import orjson
 import uvicorn
 
 from gateway.doors._http_responses import ASGIApp, Receive, Scope, Send, answer_lifespan
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError
 from gateway.telemetry.metrics import GatewayMetrics
 
 __all__ = [
@@ -71,26 +72,39 @@ class Readiness:
 
 
 ReloadAction = Callable[[], Awaitable[str]]
+# Decides whether the bearer of an Authorization header (or None) may use a mutating endpoint: the
+# refusal to answer (UNAUTHENTICATED, PERMISSION_DENIED), or None to go on.
+AdminAuthorizer = Callable[[str | None], Awaitable[GatewayError | None]]
 
 
 def admin_app(
-    metrics: GatewayMetrics | None, readiness: ReadinessCheck, reload: ReloadAction | None = None
+    metrics: GatewayMetrics | None,
+    readiness: ReadinessCheck,
+    reload: ReloadAction | None = None,
+    authorize: AdminAuthorizer | None = None,
 ) -> ASGIApp:
     """The admin endpoints as an ASGI app; ``metrics`` ``None`` (metrics disabled) makes /metrics 404.
     ``reload`` serves ``POST /reload``: it returns a summary, or raises ConfigError (answered 409 with
-    the reason; the running table stays)."""
-    return _AdminApp(metrics, readiness, reload)
+    the reason; the running table stays). With ``authorize`` (auth enabled), ``POST /reload`` needs a
+    bearer token it accepts (401 with ``WWW-Authenticate: Bearer`` / 403 otherwise); the read-only
+    endpoints stay open to probes and scrapers."""
+    return _AdminApp(metrics, readiness, reload, authorize)
 
 
 class _AdminApp:
-    __slots__ = ("_metrics", "_readiness", "_reload", "_routes")
+    __slots__ = ("_authorize", "_metrics", "_readiness", "_reload", "_routes")
 
     def __init__(
-        self, metrics: GatewayMetrics | None, readiness: ReadinessCheck, reload: ReloadAction | None = None
+        self,
+        metrics: GatewayMetrics | None,
+        readiness: ReadinessCheck,
+        reload: ReloadAction | None = None,
+        authorize: AdminAuthorizer | None = None,
     ) -> None:
         self._metrics = metrics
         self._readiness = readiness
         self._reload = reload
+        self._authorize = authorize
         routes: dict[str, Callable[[Scope], Awaitable[_Response]]] = {
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -112,9 +126,19 @@ class _AdminApp:
         handler = self._routes.get(scope["path"])
         method = scope["method"].encode("ascii")
         if scope["path"] == "/reload" and self._reload is not None:
+            refusal = None
+            if method == b"POST" and self._authorize is not None:
+                refusal = await self._authorize(_header(scope, b"authorization"))
             if method != b"POST":
                 response = _json(405, {"error": "method not allowed", "allow": "POST"})
                 response.headers.append((b"allow", b"POST"))
+            elif refusal is not None:
+                unauthenticated = refusal.code is grpc.StatusCode.UNAUTHENTICATED
+                response = _json(
+                    401 if unauthenticated else 403, {"reloaded": False, "reason": refusal.message}
+                )
+                if unauthenticated:
+                    response.headers.append((b"www-authenticate", b'Bearer realm="tta"'))
             else:
                 try:
                     response = _json(200, {"reloaded": True, "summary": await self._reload()})

@@ -23,13 +23,13 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
-from gateway.admin import AdminServer, Readiness, admin_app
+from gateway.admin import AdminAuthorizer, AdminServer, Readiness, admin_app
 from gateway.chain.chain import Step
 from gateway.config import Settings
 from gateway.descriptors import load_descriptors
 from gateway.doors.grpc_door import GrpcDoor
 from gateway.doors.http_door import HttpDoor
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError, Refused
 from gateway.identity.source import KeySource
 from gateway.policies import builtin_steps
 from gateway.policies.identity import Identity
@@ -107,8 +107,11 @@ class Gateway:
         )
         if self.metrics is not None:
             self.metrics.set_route_table(len(self.table.services), len(self.table.routes))
+        identity = next((s for s in self.steps if isinstance(s, Identity)), None)
         self.admin = AdminServer(
-            admin_app(self.metrics, self.readiness, self.reload), settings.admin.host, settings.admin.port
+            admin_app(self.metrics, self.readiness, self.reload, _admin_authorizer(identity)),
+            settings.admin.host,
+            settings.admin.port,
         )
         self.admin_port = 0
         self.http_door = HttpDoor(self.current, settings.http)
@@ -353,6 +356,27 @@ class Gateway:
             await self._redis.aclose()
         self.telemetry.shutdown()
         log.info("gateway stopped")
+
+
+def _admin_authorizer(identity: Identity | None) -> AdminAuthorizer | None:
+    """With auth on, a mutating admin endpoint (``POST /reload``) needs a valid token with the admin
+    role; with auth off the admin port stays as open as every door (bind it to loopback)."""
+    if identity is None:
+        return None
+    verifier = identity
+
+    async def authorize(header: str | None) -> GatewayError | None:
+        try:
+            principal = await verifier.authenticate(header)
+        except Refused as refused:
+            return refused
+        if "admin" not in principal.roles:
+            return Refused(
+                grpc.StatusCode.PERMISSION_DENIED, "This needs the role admin.", reason="ROLE_MISSING"
+            )
+        return None
+
+    return authorize
 
 
 async def run_until_signalled(

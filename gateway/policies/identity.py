@@ -84,19 +84,24 @@ class Identity(Step):
         header = next((v for k, v in call.metadata if k == "authorization" and isinstance(v, str)), None)
         if header is None and self.mode is AuthMode.OPTIONAL:
             return None
+        principal = await self.authenticate(header)
+        self._check_access(principal)
+        call.principal = principal
+        call.upstream_metadata.append(("x-tta-subject", principal.subject))
+        call.upstream_metadata.append(("x-tta-roles", ",".join(sorted(principal.roles))))
+        return None
+
+    async def authenticate(self, header: str | None) -> Principal:
+        """The principal of an ``Authorization`` header's bearer token; raises ``Refused``
+        (UNAUTHENTICATED) when there is no valid one. Also used by the admin port."""
         claims = await self._verify(header)
-        principal = Principal(
+        return Principal(
             subject=claims.subject,
             roles=frozenset(claims.roles),
             permissions=frozenset(claims.permissions),
             session_id=claims.session_id,
             attributes={"clearance": claims.clearance} if claims.clearance else {},
         )
-        self._check_access(principal)
-        call.principal = principal
-        call.upstream_metadata.append(("x-tta-subject", principal.subject))
-        call.upstream_metadata.append(("x-tta-roles", ",".join(sorted(principal.roles))))
-        return None
 
     async def _verify(self, header: str | None) -> Claims:
         token = parse_authorization(header)

@@ -227,3 +227,22 @@ async def test_a_player_reaches_only_their_own_record(world: World, roles: list[
             assert theirs.http_status == 403
     expected = len(world.doors) * (2 if allowed else 1)
     assert world.upstream.calls[GET_PLAYER] == expected
+
+
+async def test_reload_on_the_admin_port_needs_the_admin_role(world: World) -> None:
+    admin = f"http://127.0.0.1:{world.gateway.admin_port}"
+    async with httpx.AsyncClient(base_url=admin, timeout=10) as client:
+        anonymous = await client.post("/reload")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == 'Bearer realm="tta"'
+        player = await client.post("/reload", headers={"Authorization": f"Bearer {world.token()}"})
+        assert player.status_code == 403
+        assert player.json() == {"reloaded": False, "reason": "This needs the role admin."}
+        allowed = await client.post(
+            "/reload", headers={"Authorization": f"Bearer {world.token(roles=['admin'])}"}
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.json()["reloaded"] is True
+        # the read-only endpoints stay open to probes and scrapers
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
