@@ -36,6 +36,7 @@ from gateway.policies.identity import Identity
 from gateway.policies.ownership import Ownership
 from gateway.routes import RouteTable, upstream_name
 from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
+from gateway.state.denylist import Denylist, MemoryDenylist, RedisDenylist
 from gateway.telemetry.calls import Telemetry
 from gateway.telemetry.logs import access_log, configure_logging
 from gateway.telemetry.metrics import GatewayMetrics
@@ -121,6 +122,8 @@ class Gateway:
         self.http_port = 0
         self._stopping = False
         self.key_source: KeySource | None = None  # set by build when auth is enabled
+        self.denylist: Denylist | None = None  # likewise: revoked tokens, by jti
+        self._denylist_client: redis.asyncio.Redis | None = None
         self._key_refresh: asyncio.Task[None] | None = None
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
         # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
@@ -159,19 +162,34 @@ class Gateway:
         auth = settings.auth
         key_source: KeySource | None = None
         identity: list[Step] = []
+        denylist: Denylist | None = None
+        denylist_client: redis.asyncio.Redis | None = None
         if auth.enabled:
+            if settings.redis.url:  # shared by every process: a revocation holds on every door everywhere
+                denylist_client = redis.asyncio.from_url(
+                    settings.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0
+                )
+                denylist = RedisDenylist(denylist_client)
+            else:
+                denylist = MemoryDenylist()
             assert auth.jwks is not None
             assert auth.issuer is not None
             assert auth.audience is not None
             key_source = await KeySource.open(auth.jwks, now=time.time(), allow_symmetric=auth.allow_hs256)
             identity += [
                 Identity(
-                    key_source, issuer=auth.issuer, audience=auth.audience, leeway_seconds=auth.leeway_seconds
+                    key_source,
+                    issuer=auth.issuer,
+                    audience=auth.audience,
+                    leeway_seconds=auth.leeway_seconds,
+                    denylist=denylist,
                 ),
                 Ownership(),
             ]
         gateway = cls(settings, fds, (*identity, *steps))
         gateway.key_source = key_source
+        gateway.denylist = denylist
+        gateway._denylist_client = denylist_client
         return gateway
 
     def _services_of(self, upstream: Upstream) -> list[str]:
@@ -354,6 +372,8 @@ class Gateway:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
         if self._redis is not None:
             await self._redis.aclose()
+        if self._denylist_client is not None:
+            await self._denylist_client.aclose()
         self.telemetry.shutdown()
         log.info("gateway stopped")
 

@@ -16,6 +16,8 @@ dropped by the metadata step before this one runs.
 Tokens are verified by ``gateway.identity`` (RFC 8725; decision 0009) against the keys of a
 ``KeySource``; a verified token is cached by digest until it expires, and a token naming a key the set
 lacks triggers one rate-limited refresh of the key set (a rotation is picked up without a restart).
+A token whose ``jti`` is on the denylist (``gateway.state.denylist``: logout, admin revocation) is
+refused as revoked; a denylist that cannot be asked refuses the call (UNAVAILABLE), never lets it by.
 Neither the token nor what was wrong with it in detail reaches a client or a log line.
 """
 
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable
 
 import grpc
+import redis
 
 from gateway.chain.call import Call, Principal, Reply
 from gateway.chain.chain import Step
@@ -34,6 +37,7 @@ from gateway.identity.cache import VerifiedTokens
 from gateway.identity.source import KeySource
 from gateway.identity.tokens import Claims, Reason, TokenProblem, parse_authorization
 from gateway.routes import AuthMode, Route
+from gateway.state.denylist import Denylist
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class Identity(Step):
         audience: str,
         leeway_seconds: float,
         cache: VerifiedTokens | None = None,
+        denylist: Denylist | None = None,
         clock: Callable[[], float] = time.time,
         mode: AuthMode = AuthMode.REQUIRED,
         roles: frozenset[str] = frozenset(),
@@ -59,6 +64,7 @@ class Identity(Step):
         self.audience = audience
         self.leeway_seconds = leeway_seconds
         self.cache = cache if cache is not None else VerifiedTokens()
+        self.denylist = denylist
         self.clock = clock
         self.mode = mode
         self.roles = roles
@@ -74,6 +80,7 @@ class Identity(Step):
             audience=self.audience,
             leeway_seconds=self.leeway_seconds,
             cache=self.cache,  # one cache for every route: a token verified once is known everywhere
+            denylist=self.denylist,
             clock=self.clock,
             mode=policy.auth,
             roles=frozenset(policy.roles),
@@ -132,7 +139,29 @@ class Identity(Step):
             )
         if isinstance(result, TokenProblem):
             raise self._refused(result)
+        if result.token_id and self.denylist is not None:
+            await self._check_not_revoked(result.token_id, now)
         return result
+
+    async def _check_not_revoked(self, jti: str, now: float) -> None:
+        try:
+            revoked = await self.denylist.is_revoked(jti, now)  # type: ignore[union-attr]
+        except (redis.RedisError, OSError) as exc:
+            # Fail closed: a revoked token must never pass because the denylist could not be asked.
+            log.warning("token denylist unreachable (%s): refusing the call", type(exc).__name__)
+            raise Refused(
+                grpc.StatusCode.UNAVAILABLE,
+                "Sign-in can't be checked right now. Please try again in a moment.",
+                reason="DENYLIST_UNAVAILABLE",
+            ) from None
+        if revoked:
+            log.info("token refused: TOKEN_REVOKED")
+            raise Refused(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "This sign-in has ended. Please sign in again to continue.",
+                reason="TOKEN_REVOKED",
+                info={"bearer_error": "invalid_token"},
+            )
 
     @staticmethod
     def _refused(problem: TokenProblem) -> Refused:

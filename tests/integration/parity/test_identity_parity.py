@@ -7,6 +7,7 @@ answer on both (REST: 401 with an RFC 6750 challenge, 403).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -48,7 +49,10 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """``memory`` (the default) or ``redis`` (indirect parametrisation): where the token denylist lives."""
+    shared = getattr(request, "param", "memory") == "redis"
+    redis_url = request.getfixturevalue("redis_url") if shared else None
     server, upstream, port = await start_typed_upstream()
     key = generate_dev_keypair()
     jwks_path = tmp_path / "jwks.json"
@@ -60,6 +64,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             "admin": {"port": 0},
             "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [f"127.0.0.1:{port}"]}],
             "auth": {"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, "jwks": str(jwks_path)},
+            "redis": {"url": redis_url},
         }
     )
     gateway = await Gateway.build(settings)
@@ -246,3 +251,24 @@ async def test_reload_on_the_admin_port_needs_the_admin_role(world: World) -> No
         # the read-only endpoints stay open to probes and scrapers
         assert (await client.get("/readyz")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("world", ["memory", "redis"], indirect=True)
+async def test_a_revoked_token_is_refused_on_every_door(world: World) -> None:
+    """Logout and admin revocation put the token's jti on the denylist (in memory, or in Redis shared
+    by every gateway process); the same token is then refused everywhere, while the same person's
+    other tokens still work."""
+    jti = f"jti-{time.time_ns()}"
+    token, other = world.token(jti=jti), world.token(jti=f"{jti}-other")
+    for door in world.doors.values():  # verified once: in the cache from now on
+        assert (await door.get_player("pl_alice", metadata=_auth(token))).code == 0
+    assert world.gateway.denylist is not None
+    await world.gateway.denylist.revoke(jti, time.time() + 300, time.time())
+    await asyncio.sleep(1.1)  # the Redis denylist's answers are remembered for up to a second
+    for door in world.doors.values():
+        out = await door.get_player("pl_alice", metadata=_auth(token))
+        assert out.code == 16, out
+        assert out.detail("google.rpc.ErrorInfo")["reason"] == "TOKEN_REVOKED"
+        if out.http_status is not None:
+            assert out.http_status == 401
+        assert (await door.get_player("pl_alice", metadata=_auth(other))).code == 0

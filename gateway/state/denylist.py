@@ -1,0 +1,92 @@
+"""The token denylist: access tokens revoked before they expire (logout, admin revocation), by ``jti``.
+
+An entry lives as long as the token it revokes could: until its ``exp``. After that the token is
+refused for being expired anyway, so the entry goes (a TTL in Redis; pruned in memory).
+
+Two implementations of one protocol (``Denylist``), held to one contract (tests/integration/state/):
+
+- ``MemoryDenylist``: one process; bounded (the entries nearest their expiry go first when full).
+- ``RedisDenylist``: shared by every gateway process and host. One ``SET key 1 EXAT exp`` per
+  revocation; a check is one ``EXISTS``, remembered locally for ``cache_seconds`` (default 1 s), so a
+  busy token costs one round trip per second per process, not one per call. A revocation therefore
+  takes effect everywhere within ``cache_seconds``. Keys: ``tta:denylist:{<jti>}`` (the hash tag keeps
+  each key whole on Redis Cluster).
+
+A Redis that cannot be reached fails closed for the call (the caller gets UNAVAILABLE from the identity
+step): a revoked token must never pass because the denylist was down.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from typing import Protocol
+
+import redis.asyncio
+
+
+class Denylist(Protocol):
+    async def revoke(self, jti: str, expires_at: float, now: float) -> None:
+        """Refuse the token ``jti`` from now until ``expires_at`` (seconds since the epoch)."""
+
+    async def is_revoked(self, jti: str, now: float) -> bool:
+        """Whether ``jti`` is revoked (and not yet expired)."""
+
+
+class MemoryDenylist:
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._expiry: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []  # (expires_at, jti): pruning in expiry order
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _prune(self, now: float) -> None:
+        while self._heap and (self._heap[0][0] <= now or len(self._expiry) > self.capacity):
+            expires_at, jti = heapq.heappop(self._heap)
+            if self._expiry.get(jti) == expires_at:
+                del self._expiry[jti]
+
+    async def revoke(self, jti: str, expires_at: float, now: float) -> None:
+        if expires_at <= now:
+            return  # already refused as expired
+        if expires_at > self._expiry.get(jti, 0.0):
+            self._expiry[jti] = expires_at
+            heapq.heappush(self._heap, (expires_at, jti))
+        self._prune(now)
+
+    async def is_revoked(self, jti: str, now: float) -> bool:
+        expires_at = self._expiry.get(jti)
+        return expires_at is not None and expires_at > now
+
+
+class RedisDenylist:
+    def __init__(
+        self, client: redis.asyncio.Redis, *, cache_seconds: float = 1.0, cache_size: int = 100_000
+    ) -> None:
+        self.client = client
+        self.cache_seconds = cache_seconds
+        self.cache_size = cache_size
+        self._seen: OrderedDict[str, tuple[bool, float]] = OrderedDict()  # jti -> (revoked, checked at)
+
+    @staticmethod
+    def key(jti: str) -> str:
+        return f"tta:denylist:{{{jti}}}"
+
+    async def revoke(self, jti: str, expires_at: float, now: float) -> None:
+        if expires_at <= now:
+            return
+        await self.client.set(self.key(jti), b"1", exat=int(expires_at) + 1)
+        self._seen[jti] = (True, now)
+
+    async def is_revoked(self, jti: str, now: float) -> bool:
+        seen = self._seen.get(jti)
+        if seen is not None and now - seen[1] < self.cache_seconds:
+            return seen[0]
+        revoked = bool(await self.client.exists(self.key(jti)))
+        self._seen[jti] = (revoked, now)
+        self._seen.move_to_end(jti)
+        while len(self._seen) > self.cache_size:
+            self._seen.popitem(last=False)
+        return revoked
