@@ -173,6 +173,17 @@ RULES = (
         ("gateway.doors", "gateway.policies", "gateway.chain", "gateway.upstream"),
         "telemetry is used by the chain and the doors, and uses neither",
     ),
+    Rule(
+        "gateway/identity/",
+        ("gateway.doors", "gateway.policies", "gateway.chain", "gateway.upstream", "gateway.config"),
+        "token verification is pure and knows nothing of calls, doors or settings (the identity step "
+        "and the composition root use it)",
+    ),
+    Rule(
+        "gateway/state/",
+        ("gateway.doors", "gateway.policies", "gateway.chain", "gateway.upstream"),
+        "shared state is a store behind a protocol: the steps use it, it uses none of them",
+    ),
     Rule("gateway/routes.py", ("gateway.config",), "the route table is compiled from claims, not settings"),
     Rule("gateway/doors/grpc_door.py", ("gateway.doors.http_door",), "doors never import each other"),
     Rule("gateway/doors/http_door.py", ("gateway.doors.grpc_door",), "doors never import each other"),
