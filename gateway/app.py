@@ -183,6 +183,8 @@ class Gateway:
                     audience=auth.audience,
                     leeway_seconds=auth.leeway_seconds,
                     denylist=denylist,
+                    hierarchy=auth.role_hierarchy,
+                    overrides=auth.for_method if auth.methods else None,
                 ),
                 Ownership(),
             ]

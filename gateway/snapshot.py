@@ -118,7 +118,7 @@ def build_snapshot(
     table = compile_routes(fds, settings.upstreams)
     for warning in table.warnings:
         log.warning("route table: %s", warning)
-    _check_deadline_keys(settings, table)
+    _check_route_keys(settings, table)
     try:
         bindings = tuple(http_bindings(fds))
     except RuleError as exc:
@@ -151,13 +151,24 @@ def _salt(settings: Settings) -> bytes:
     return settings.log.hash_salt.encode() or _PROCESS_SALT
 
 
-def _check_deadline_keys(settings: Settings, table: RouteTable) -> None:
-    unknown = [k for k in settings.deadlines.routes if k not in table.routes and k not in table.services]
-    if unknown:
-        raise ConfigError(
-            "deadlines.routes: "
-            + ", ".join(f"{k!r} is not a fronted method (/pkg.Service/Method) or service" for k in unknown)
-        )
+def _check_route_keys(settings: Settings, table: RouteTable) -> None:
+    """Per-method settings must name methods or services the table fronts (a typo would silently
+    apply nothing)."""
+    problems = []
+    for where, keys in (
+        ("deadlines.routes", settings.deadlines.routes),
+        ("auth.methods", settings.auth.methods),
+    ):
+        unknown = [k for k in keys if k not in table.routes and k not in table.services]
+        if unknown:
+            problems.append(
+                f"{where}: "
+                + ", ".join(
+                    f"{k!r} is not a fronted method (/pkg.Service/Method) or service" for k in unknown
+                )
+            )
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _compile_router(

@@ -38,7 +38,7 @@ from __future__ import annotations
 from gateway.config._errors import ENV_PREFIX
 from gateway.config._load import load_settings
 from gateway.config._types import Host, Port, Seconds, ServicePattern, Target
-from gateway.config.auth import AuthSettings
+from gateway.config.auth import AuthSettings, MethodAuth
 from gateway.config.deadlines import DeadlineSettings, RouteDeadline
 from gateway.config.doors import AdminSettings, CorsSettings, GrpcSettings, HttpSettings
 from gateway.config.runtime import RedisSettings, ShutdownSettings
@@ -63,6 +63,7 @@ __all__ = [
     "Host",
     "HttpSettings",
     "LogSettings",
+    "MethodAuth",
     "MetricsSettings",
     "Port",
     "RedisSettings",

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 import redis
 
 from gateway.chain.call import Call, Principal, Reply
 from gateway.chain.chain import Step
+from gateway.config import MethodAuth
 from gateway.errors import Refused
 from gateway.identity.cache import VerifiedTokens
+from gateway.identity.roles import DEFAULT_HIERARCHY, expand_roles
 from gateway.identity.source import KeySource
 from gateway.identity.tokens import Claims, Reason, TokenProblem, parse_authorization
 from gateway.routes import AuthMode, Route
@@ -54,6 +56,8 @@ class Identity(Step):
         leeway_seconds: float,
         cache: VerifiedTokens | None = None,
         denylist: Denylist | None = None,
+        hierarchy: Mapping[str, Iterable[str]] = DEFAULT_HIERARCHY,
+        overrides: Callable[[str, str], MethodAuth] | None = None,
         clock: Callable[[], float] = time.time,
         mode: AuthMode = AuthMode.REQUIRED,
         roles: frozenset[str] = frozenset(),
@@ -65,6 +69,8 @@ class Identity(Step):
         self.leeway_seconds = leeway_seconds
         self.cache = cache if cache is not None else VerifiedTokens()
         self.denylist = denylist
+        self.hierarchy = hierarchy
+        self.overrides = overrides
         self.clock = clock
         self.mode = mode
         self.roles = roles
@@ -72,7 +78,13 @@ class Identity(Step):
 
     def for_route(self, route: Route) -> Step | None:
         policy = route.policy
-        if policy.auth is AuthMode.NONE:
+        mode, roles, permissions = policy.auth, policy.roles, policy.permissions
+        if self.overrides is not None:  # the operator's word beats the contract's (auth.methods)
+            override = self.overrides(route.path, route.service)
+            mode = AuthMode(override.mode) if override.mode is not None else mode
+            roles = override.roles if override.roles is not None else roles
+            permissions = override.permissions if override.permissions is not None else permissions
+        if mode is AuthMode.NONE:
             return None
         return Identity(
             self.source,
@@ -81,10 +93,12 @@ class Identity(Step):
             leeway_seconds=self.leeway_seconds,
             cache=self.cache,  # one cache for every route: a token verified once is known everywhere
             denylist=self.denylist,
+            hierarchy=self.hierarchy,
+            overrides=self.overrides,
             clock=self.clock,
-            mode=policy.auth,
-            roles=frozenset(policy.roles),
-            permissions=policy.permissions,
+            mode=mode,
+            roles=frozenset(roles),
+            permissions=tuple(permissions),
         )
 
     async def before(self, call: Call) -> Reply | None:
@@ -104,7 +118,7 @@ class Identity(Step):
         claims = await self._verify(header)
         return Principal(
             subject=claims.subject,
-            roles=frozenset(claims.roles),
+            roles=expand_roles(claims.roles, self.hierarchy),  # a supervisor is also a therapist
             permissions=frozenset(claims.permissions),
             session_id=claims.session_id,
             attributes={"clearance": claims.clearance} if claims.clearance else {},

@@ -51,8 +51,17 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
     """``memory`` (the default) or ``redis`` (indirect parametrisation): where the token denylist lives."""
-    shared = getattr(request, "param", "memory") == "redis"
-    redis_url = request.getfixturevalue("redis_url") if shared else None
+    variant = getattr(request, "param", "memory")
+    redis_url = request.getfixturevalue("redis_url") if variant == "redis" else None
+    # "overrides": the operator makes the public Echo need a therapist, and GetPlayer optional
+    methods = (
+        {
+            "tta.v1.DiagnosticsService": {"mode": "required", "roles": ["therapist"]},
+            "/tta.v1.PlayerService/GetPlayer": {"mode": "optional"},
+        }
+        if variant == "overrides"
+        else {}
+    )
     server, upstream, port = await start_typed_upstream()
     key = generate_dev_keypair()
     jwks_path = tmp_path / "jwks.json"
@@ -63,7 +72,13 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},
             "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [f"127.0.0.1:{port}"]}],
-            "auth": {"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, "jwks": str(jwks_path)},
+            "auth": {
+                "enabled": True,
+                "issuer": ISSUER,
+                "audience": AUDIENCE,
+                "jwks": str(jwks_path),
+                "methods": methods,
+            },
             "redis": {"url": redis_url},
         }
     )
@@ -272,3 +287,48 @@ async def test_a_revoked_token_is_refused_on_every_door(world: World) -> None:
         if out.http_status is not None:
             assert out.http_status == 401
         assert (await door.get_player("pl_alice", metadata=_auth(other))).code == 0
+
+
+@pytest.mark.parametrize("world", ["overrides"], indirect=True)
+async def test_operator_overrides_and_the_role_hierarchy(world: World) -> None:
+    """auth.methods beats the contract: Echo (public in the contract) needs a therapist, GetPlayer
+    (required) becomes optional — yet an anonymous GetPlayer still fails the ownership check, its
+    request naming an owner. A clinical supervisor is a therapist by the default hierarchy."""
+    therapist, supervisor, player = (
+        world.token(roles=[r]) for r in ("therapist", "clinical_supervisor", "player")
+    )
+    for door in world.doors.values():
+        assert (await door.echo(b"x")).code == 16
+        assert (await door.echo(b"x", metadata=_auth(player))).code == 7
+        assert (await door.echo(b"x", metadata=_auth(therapist))).code == 0
+        assert (await door.echo(b"x", metadata=_auth(supervisor))).code == 0
+        # optional now, but the request names an owner: an anonymous caller cannot be that owner
+        anonymous = await door.get_player("pl_alice")
+        assert anonymous.code == 16, anonymous
+        assert anonymous.message == "Please sign in to continue."
+        with_token = await door.get_player("pl_alice", metadata=_auth(supervisor))
+        assert with_token.messages[0]["player"]["displayName"] == "pl_alice|clinical_supervisor,therapist"
+
+
+async def test_an_override_for_a_method_nobody_serves_stops_start_up(tmp_path: Path) -> None:
+    from gateway.errors import ConfigError
+
+    key = generate_dev_keypair()
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    settings = Settings.from_mapping(
+        {
+            "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": ["127.0.0.1:1"]}],
+            "auth": {
+                "enabled": True,
+                "issuer": ISSUER,
+                "audience": AUDIENCE,
+                "jwks": str(jwks),
+                "methods": {"/tta.v1.PlayerService/GetPlayr": {"mode": "none"}},
+            },
+        }
+    )
+    with pytest.raises(
+        ConfigError, match=r"auth.methods: '/tta.v1.PlayerService/GetPlayr' is not a fronted method"
+    ):
+        await Gateway.build(settings)
