@@ -1,9 +1,10 @@
 """HTTP/1.1 load generator process: one GET at a fixed offered rate (open loop, bench/_pacing.py).
 
 A pool of keep-alive connections, opened before the first due instant, each carrying one request at a
-time (no pipelining). A due call takes the connection idle longest (so every connection stays in use
-and no server closes one for idleness); when none is idle it waits for the first to free, and starts
-late. The request is one pre-built byte string; the response is framed by Content-Length or chunked
+time (no pipelining), with the same extra headers on every request if asked (``--header
+'Authorization: Bearer …'``). A due call takes the connection idle longest (so every connection stays
+in use and no server closes one for idleness); when none is idle it waits for the first to free, and
+starts late. The request is one pre-built byte string; the response is framed by Content-Length or chunked
 encoding. Any status other than 200 is an error. uvloop when installed.
 
 There is no ``wrk`` path any more: wrk runs a closed loop (and wrk2, which paces, is not packaged here).
@@ -134,7 +135,8 @@ class _Conn(asyncio.Protocol):
 
 async def _run(a: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    pool = _Pool(f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n\r\n".encode())
+    extra = "".join(f"{_header(h)}\r\n" for h in a.header)
+    pool = _Pool(f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n{extra}\r\n".encode())
     for _ in range(a.connections):
         _, conn = await loop.create_connection(lambda: _Conn(pool), a.host, a.port)
         pool.idle.append(conn)
@@ -151,6 +153,18 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
     return {**result, "failure": pool.failure}
 
 
+def _header(text: str) -> str:
+    """One ``Name: value`` header line, checked (no line breaks: one header, not a smuggled request).
+
+    >>> _header("Authorization:  Bearer x")
+    'Authorization: Bearer x'
+    """
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in text for c in "\r\n"):
+        raise SystemExit(f"--header wants 'Name: value' on one line, not {text!r}")
+    return f"{name.strip()}: {value.strip()}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -158,6 +172,9 @@ def main() -> None:
     p.add_argument("--path", required=True)
     p.add_argument("--rate", type=float, required=True, help="requests per second")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument(
+        "--header", action="append", default=[], help="'Name: value' sent with every request (repeatable)"
+    )
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--late-ms", type=float, default=5.0, help="a request sent later than this is late")

@@ -1,7 +1,8 @@
 """gRPC load generator process: one unary method at a fixed offered rate (open loop, bench/_pacing.py).
 
-One channel, one pre-serialised request sent as raw bytes (no serialiser runs per call), uvloop when
-installed. Prints the JSON lines bench/_pacing.py describes; the last one also names the generator.
+One channel, one pre-serialised request sent as raw bytes (no serialiser runs per call), the same
+metadata on every call if asked (``--metadata 'authorization=Bearer …'``), uvloop when installed.
+Prints the JSON lines bench/_pacing.py describes; the last one also names the generator.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from bench._pacing import Schedule, Tally, drive, emit, run_loop
 
 async def _run(a: argparse.Namespace) -> dict[str, Any]:
     payload = bytes.fromhex(a.payload_hex)
+    metadata = tuple(_pair(m) for m in a.metadata) or None
     clock = time.perf_counter
     loop = asyncio.get_running_loop()
     async with grpc.aio.insecure_channel(a.target) as channel:
         call = channel.unary_unary(a.method, _registered_method=True)
-        await call(payload, timeout=10)  # connected before the first due instant
+        await call(payload, timeout=10, metadata=metadata)  # connected before the first due instant
 
         tasks: set[Any] = set()
 
@@ -31,7 +33,7 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
             async def one(due: float) -> None:
                 tally.started(due, clock())
                 try:
-                    await call(payload, timeout=a.timeout)
+                    await call(payload, timeout=a.timeout, metadata=metadata)
                 except grpc.aio.AioRpcError as err:
                     tally.finished(due, clock(), err.code().name)
                 else:
@@ -48,11 +50,26 @@ async def _run(a: argparse.Namespace) -> dict[str, Any]:
         return await drive(schedule, a.late_ms / 1e3, issuer, drain_seconds=a.timeout + 1)
 
 
+def _pair(text: str) -> tuple[str, str]:
+    """``key=value`` as gRPC metadata (the key lower-cased).
+
+    >>> _pair("authorization=Bearer a=b")
+    ('authorization', 'Bearer a=b')
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--metadata wants key=value, not {text!r}")
+    return key.strip().lower(), value
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--payload-hex", default="")
+    p.add_argument(
+        "--metadata", action="append", default=[], help="key=value sent with every call (repeatable)"
+    )
     p.add_argument("--rate", type=float, required=True, help="calls per second")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--seconds", type=float, default=5.0)

@@ -45,7 +45,7 @@ class Comparison:
     num: tuple[str, str]
     den: tuple[str, str]
     kind: Literal["ratio", "difference"] = "ratio"
-    target: float | None = None  # for a ratio: the most it should be
+    target: float | None = None  # the most it should be (a ratio, or µs for a difference)
 
 
 def _per_round(rounds: Rounds, phase: str, fn: Callable[[Phase], float], valid_only: bool) -> list[float]:
@@ -121,6 +121,8 @@ def comparisons(rounds: Rounds, comps: Sequence[Comparison]) -> list[str]:
                 text += f"  (target ≤ {c.target}×: {'met' if s.median <= c.target else 'not met'})"
         else:
             text = f"{s.show('{:+.0f}')} µs"
+            if c.target is not None:  # no verdict: a difference this small is below one run's resolution
+                text += f"  (target ≤ {c.target:.0f} µs)"
         if skipped:
             text += f"  ({skipped} round(s) left out)"
         lines.append(f"  {c.label:62s} {text}")

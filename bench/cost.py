@@ -10,6 +10,15 @@ access line per call, to a log file); the same with telemetry off; and, per phas
 The variants split the gateway's gap over its floor into what the protocol requires, what telemetry
 costs and the rest.
 
+The identity pair calls ``/tta.v1.PlayerService/GetPlayer`` (REST ``GET /api/v1/players/pl_bench``),
+a method whose contract requires a token, which the backend answers with an empty response: through
+the gateway with telemetry off and no ``auth`` section (``gateway-noauth``), and through a gateway with
+the same config plus ``auth`` enabled on a development key made for the run (``gateway-auth``). Both
+send the same ``Authorization: Bearer`` token on every call, so the two differ only by the identity
+steps (the token verified once, then found in the cache; the roles; ownership of the player asked
+for). Their difference is far below what one run resolves, so the run ends with the same steps timed
+in-process (bench/identity_step.py).
+
 Every phase offers the same calls per second on a fixed schedule (open loop, bench/_pacing.py), so each
 process does the same work per second in every phase and its CPU per call (user + system, read from
 /proc over the measured window, divided by the calls completed in it) is comparable across phases. A
@@ -31,8 +40,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,16 +52,22 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
+import grpc
 import psutil
-from tta.v1 import diagnostics_pb2
+from tta.v1 import diagnostics_pb2, player_pb2
 
 from bench import _profile
 from bench._phase import Phase, run_phase
-from bench._processes import Processes, free_port, thread_cpu
-from bench._report import Comparison, comparisons, problems, table
+from bench._processes import ROOT, Processes, free_port, thread_cpu
+from bench._report import Comparison, comparisons, problems, spread, table
+from bench._tokens import SUBJECT, DevAuth, dev_auth
 
 METHOD = "/tta.v1.DiagnosticsService/Echo"
 REST_PATH = "/api/v1/diagnostics:echo?payload=eHh4eA=="  # base64 of b"xxxx"
+# The identity pair's call: a method whose contract requires auth (any of player, therapist, admin),
+# asking for the token's own subject so ownership lets it by.
+PLAYER_METHOD = "/tta.v1.PlayerService/GetPlayer"
+PLAYER_PATH = f"/api/v1/players/{SUBJECT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,7 @@ class PhaseSpec:
     label: str
     door: Literal["grpc", "rest"]
     front: str | None  # the process in front of the backend (a key of FRONTS), None: direct
+    call: Literal["echo", "player"] = "echo"  # player: GetPlayer, with the bearer token
 
 
 FRONTS = {  # front process key -> what it is, as the table names it
@@ -66,6 +85,7 @@ FRONTS = {  # front process key -> what it is, as the table names it
     "floor_proxy_ids": "proxy+context+ids",
     "gateway": "gateway",
     "gateway_quiet": "gateway, tel. off",
+    "gateway_auth": "gateway, auth on",
     "floor_rest": "ASGI transcoder",
     "floor_rest_ctx": "transcoder+context",
 }
@@ -77,14 +97,28 @@ PHASES = (
     PhaseSpec("grpc.floor-ids", "gRPC  floor+ids: … and ids in the headers", "grpc", "floor_proxy_ids"),
     PhaseSpec("grpc.gateway", "gRPC  via the gateway", "grpc", "gateway"),
     PhaseSpec("grpc.gateway-quiet", "gRPC  via the gateway, telemetry off", "grpc", "gateway_quiet"),
+    PhaseSpec(
+        "grpc.gateway-noauth", "gRPC  GetPlayer via the gateway, tel. off", "grpc", "gateway_quiet", "player"
+    ),
+    PhaseSpec(
+        "grpc.gateway-auth", "gRPC  GetPlayer, the same with auth on", "grpc", "gateway_auth", "player"
+    ),
     PhaseSpec("rest.floor", "REST  via the bare ASGI transcoder (floor)", "rest", "floor_rest"),
     PhaseSpec("rest.floor-ctx", "REST  floor+context: deadline, ids upstream", "rest", "floor_rest_ctx"),
     PhaseSpec("rest.gateway", "REST  via the gateway", "rest", "gateway"),
     PhaseSpec("rest.gateway-quiet", "REST  via the gateway, telemetry off", "rest", "gateway_quiet"),
+    PhaseSpec(
+        "rest.gateway-noauth", "REST  GetPlayer via the gateway, tel. off", "rest", "gateway_quiet", "player"
+    ),
+    PhaseSpec(
+        "rest.gateway-auth", "REST  GetPlayer, the same with auth on", "rest", "gateway_auth", "player"
+    ),
 )
 
 # The issue's target: the gateway at most 1.2x its floor's CPU per call, on both doors.
 TARGET = 1.2
+# Issue 9's: the identity steps with a cached verified token at most 20 µs per call.
+IDENTITY_TARGET_US = 20.0
 COMPARISONS = (
     Comparison("gRPC  gateway ÷ floor", ("grpc.gateway", "front"), ("grpc.floor", "front"), target=TARGET),
     Comparison("gRPC  floor ÷ backend", ("grpc.floor", "front"), ("grpc.floor", "backend")),
@@ -114,6 +148,13 @@ COMPARISONS = (
         kind="difference",
     ),
     Comparison("gRPC  gateway ÷ floor+ids", ("grpc.gateway", "front"), ("grpc.floor-ids", "front")),
+    Comparison(
+        "gRPC  identity (cached token): gateway-auth − gateway-noauth",
+        ("grpc.gateway-auth", "front"),
+        ("grpc.gateway-noauth", "front"),
+        kind="difference",
+        target=IDENTITY_TARGET_US,
+    ),
     Comparison("REST  gateway ÷ floor", ("rest.gateway", "front"), ("rest.floor", "front"), target=TARGET),
     Comparison("REST  floor ÷ backend", ("rest.floor", "front"), ("rest.floor", "backend")),
     Comparison("REST  gateway ÷ backend", ("rest.gateway", "front"), ("rest.gateway", "backend")),
@@ -136,6 +177,13 @@ COMPARISONS = (
         kind="difference",
     ),
     Comparison("REST  gateway ÷ floor+context", ("rest.gateway", "front"), ("rest.floor-ctx", "front")),
+    Comparison(
+        "REST  identity (cached token): gateway-auth − gateway-noauth",
+        ("rest.gateway-auth", "front"),
+        ("rest.gateway-noauth", "front"),
+        kind="difference",
+        target=IDENTITY_TARGET_US,
+    ),
 )
 
 
@@ -167,14 +215,50 @@ def _check_rest(port: int) -> None:
         raise SystemExit(f"REST check on port {port} failed: {resp.status} {body}")
 
 
+def _check_player(front: Front, auth: DevAuth, checked: bool) -> None:
+    """GetPlayer with the token answers on both doors; when ``checked`` (auth on), without it the
+    gateway refuses the call, so the identity step is known to run in the measured phases."""
+    assert front.grpc_target is not None
+    request = player_pb2.GetPlayerRequest(player_id=SUBJECT).SerializeToString()
+    with grpc.insecure_channel(front.grpc_target) as channel:
+        call = channel.unary_unary(PLAYER_METHOD)
+        call(request, timeout=5, metadata=(("authorization", auth.header),))
+        if checked:
+            try:
+                call(request, timeout=5)
+            except grpc.RpcError as err:
+                if err.code() is not grpc.StatusCode.UNAUTHENTICATED:
+                    raise SystemExit(
+                        f"gRPC GetPlayer without a token: {err.code()}, not UNAUTHENTICATED"
+                    ) from None
+            else:
+                raise SystemExit("gRPC GetPlayer without a token was answered: auth is not on")
+    url = f"http://127.0.0.1:{front.http_port}{PLAYER_PATH}"
+    with urllib.request.urlopen(
+        urllib.request.Request(url, headers={"Authorization": auth.header}), timeout=5
+    ) as resp:
+        if resp.status != 200:
+            raise SystemExit(f"REST GET {PLAYER_PATH} with the token: {resp.status}")
+    if checked:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError as err:
+            if err.code != 401:
+                raise SystemExit(f"REST GET {PLAYER_PATH} without a token: {err.code}, not 401") from None
+        else:
+            raise SystemExit(f"REST GET {PLAYER_PATH} without a token was answered: auth is not on")
+
+
 def _start(
     specs: list[PhaseSpec], procs: Processes, workdir: Path
-) -> tuple[psutil.Process, str, dict[str, Front]]:
-    """Start the backend and every front the phases need; return the backend, its address, the fronts."""
+) -> tuple[psutil.Process, str, dict[str, Front], DevAuth | None]:
+    """Start the backend and every front the phases need; return the backend, its address, the fronts
+    and, when a phase calls GetPlayer, the development key's token."""
     backend_port = free_port()
     upstream = f"127.0.0.1:{backend_port}"
     backend = procs.spawn("bench._backend", "--port", str(backend_port))
     needed = {s.front for s in specs if s.front is not None}
+    auth = dev_auth(workdir) if any(s.call == "player" for s in specs) else None
     fronts: dict[str, Front] = {}
     for key in FRONTS:
         if key not in needed:
@@ -194,18 +278,30 @@ def _start(
         else:
             grpc_port, http_port = free_port(), free_port()
             settings = gateway_settings(grpc_port, http_port, upstream, telemetry=key == "gateway")
+            if key == "gateway_auth":
+                assert auth is not None
+                settings["auth"] = auth.settings()
             proc = procs.gateway(key, settings)
             fronts[key] = Front(proc, f"127.0.0.1:{grpc_port}", http_port)
     for spec in specs:
-        if spec.door == "rest" and spec.front is not None:
+        if spec.door == "rest" and spec.front is not None and spec.call == "echo":
             rest_port = fronts[spec.front].http_port
             assert rest_port is not None
             _check_rest(rest_port)
-    return backend, upstream, fronts
+        if spec.call == "player":
+            assert auth is not None
+            assert spec.front is not None
+            _check_player(fronts[spec.front], auth, checked=spec.front == "gateway_auth")
+    return backend, upstream, fronts, auth
 
 
 def _generator(
-    spec: PhaseSpec, a: argparse.Namespace, seconds: float, upstream: str, fronts: Mapping[str, Front]
+    spec: PhaseSpec,
+    a: argparse.Namespace,
+    seconds: float,
+    upstream: str,
+    fronts: Mapping[str, Front],
+    auth: DevAuth | None = None,
 ) -> list[str]:
     common = [
         "--rate",
@@ -217,16 +313,29 @@ def _generator(
         "--late-ms",
         str(a.late_ms),
     ]
+    if spec.call == "player":  # the same token with every call, whether the gateway checks it or not
+        assert auth is not None
+        if spec.door == "grpc":
+            common += ["--metadata", f"authorization={auth.header}"]
+        else:
+            common += ["--header", f"Authorization: {auth.header}"]
     if spec.door == "grpc":
         target = upstream if spec.front is None else fronts[spec.front].grpc_target
         assert target is not None
-        payload = diagnostics_pb2.EchoRequest(payload=b"x" * a.payload_bytes).SerializeToString()
+        if spec.call == "player":
+            method, payload = (
+                PLAYER_METHOD,
+                player_pb2.GetPlayerRequest(player_id=SUBJECT).SerializeToString(),
+            )
+        else:
+            method = METHOD
+            payload = diagnostics_pb2.EchoRequest(payload=b"x" * a.payload_bytes).SerializeToString()
         return [
             "bench._load",
             "--target",
             target,
             "--method",
-            METHOD,
+            method,
             "--payload-hex",
             payload.hex(),
             *common,
@@ -238,7 +347,7 @@ def _generator(
         "--port",
         str(port),
         "--path",
-        REST_PATH,
+        PLAYER_PATH if spec.call == "player" else REST_PATH,
         "--connections",
         str(a.connections),
         *common,
@@ -254,6 +363,7 @@ def _profile_phase(
     backend: psutil.Process,
     upstream: str,
     fronts: Mapping[str, Front],
+    auth: DevAuth | None,
 ) -> tuple[Phase, _profile.Profile]:
     """One more phase of ``spec`` with py-spy recording its front, and the front's threads' CPU read
     over the same window."""
@@ -273,7 +383,7 @@ def _profile_phase(
     def stop() -> None:
         box["after"] = thread_cpu(front)
 
-    generator = _generator(spec, a, a.profile_seconds, upstream, fronts)
+    generator = _generator(spec, a, a.profile_seconds, upstream, fronts, auth)
     phase = run_phase(spec.name, generator, {"front": front, "backend": backend}, start, stop)
     threads = box["recorder"].result()
     before, after = box["before"], box["after"]
@@ -295,6 +405,7 @@ def _profile_doors(
     backend: psutil.Process,
     upstream: str,
     fronts: Mapping[str, Front],
+    auth: DevAuth | None,
 ) -> list[str]:
     lines: list[str] = []
     by_name = {s.name: s for s in specs}
@@ -307,7 +418,9 @@ def _profile_doors(
         if len(names) != 2 or not all(n in by_name for n in names):
             continue  # a phase this run does not run (checked against PHASES by _parse)
         pair = [by_name[n] for n in names]
-        measured = [_profile_phase(s, a, py_spy, perf, workdir, backend, upstream, fronts) for s in pair]
+        measured = [
+            _profile_phase(s, a, py_spy, perf, workdir, backend, upstream, fronts, auth) for s in pair
+        ]
         door = pair[1].label.split()[0]
         lines += [
             "",
@@ -396,7 +509,7 @@ def _run(
         workdir = Path(tmp)
         procs = Processes(workdir)
         try:
-            backend, upstream, fronts = _start(specs, procs, workdir)
+            backend, upstream, fronts, auth = _start(specs, procs, workdir)
             started = time.monotonic()
             for i in range(a.rounds):
                 r: dict[str, Phase] = {}
@@ -404,7 +517,7 @@ def _run(
                     watched = {"backend": backend}
                     if spec.front is not None:
                         watched["front"] = fronts[spec.front].process
-                    generator = _generator(spec, a, a.seconds, upstream, fronts)
+                    generator = _generator(spec, a, a.seconds, upstream, fronts, auth)
                     r[spec.name] = run_phase(spec.name, generator, watched)
                 rounds.append(r)
                 print(
@@ -413,10 +526,47 @@ def _run(
                     flush=True,
                 )
             if py_spy is not None:
-                profile_lines = _profile_doors(a, specs, rounds, py_spy, workdir, backend, upstream, fronts)
+                profile_lines = _profile_doors(
+                    a, specs, rounds, py_spy, workdir, backend, upstream, fronts, auth
+                )
         finally:
             procs.stop()
     return rounds, profile_lines
+
+
+def _identity_in_process() -> list[str]:
+    """The identity steps timed in-process (bench/identity_step.py), run after the phases' processes
+    have stopped; a failure is reported, not fatal (it imports gateway internals, which may move)."""
+    cmd = [sys.executable, "-m", "bench.identity_step", "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return [
+            f"  the in-process timing failed (python -m bench.identity_step, exit {done.returncode}): {tail[0]}"
+        ]
+    out = json.loads(done.stdout)
+    per = {key: spread(values) for key, values in out["us_per_call"].items()}
+    both = statistics.median(out["us_per_call"]["before"]) + statistics.median(
+        out["us_per_call"]["on_request"]
+    )
+    lines = [
+        f"identity steps in-process (python -m bench.identity_step): µs per call, median [min–max] of"
+        f" {out['repeats']} loops of {out['calls']} calls on a prepared GetPlayer call:"
+    ]
+    for key, text in (
+        ("before", "Identity.before, cached token"),
+        ("on_request", "Ownership.on_request (decodes the request)"),
+        ("before_uncached", "Identity.before, token not cached (signature verified)"),
+    ):
+        s = per[key]
+        assert s is not None
+        lines.append(f"  {text:62s} {s.show('{:.1f}')} µs")
+    verdict = "met" if both <= IDENTITY_TARGET_US else "not met"
+    lines.append(
+        f"  {'identity steps with a cached token, both':62s} {both:.1f} µs"
+        f"  (target ≤ {IDENTITY_TARGET_US:.0f} µs: {verdict})"
+    )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,7 +587,15 @@ def main(argv: list[str] | None = None) -> int:
         f" REST GET {REST_PATH} over {a.connections} keep-alive connections",
         flush=True,
     )
+    if any(s.call == "player" for s in specs):
+        print(
+            f"  identity phases: gRPC {PLAYER_METHOD}, REST GET {PLAYER_PATH}, both with the same bearer"
+            " token (EdDSA, cached after its first call); gateway-noauth has no auth section, gateway-auth"
+            " verifies it",
+            flush=True,
+        )
     rounds, profile_lines = _run(a, specs, py_spy)
+    identity_lines = _identity_in_process() if any(s.front == "gateway_auth" for s in specs) else []
     labels = {s.name: s.label for s in specs}
     front_names = {s.name: FRONTS[s.front] for s in specs if s.front}
     print()
@@ -448,6 +606,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("comparisons of CPU per call within each round, median [min–max]:")
     print("\n".join(comparisons(rounds, COMPARISONS)))
+    if identity_lines:
+        print(
+            "  (one run resolves about 100 µs per call end to end on a shared machine: the identity"
+            " difference is read from the in-process timing below)"
+        )
+        print()
+        print("\n".join(identity_lines))
     trouble = problems(rounds)
     if trouble:
         print()
