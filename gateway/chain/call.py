@@ -64,12 +64,15 @@ class MessageView:
     must not reach the other side, the call going on). Refusing the whole call is raising ``Refused``.
     """
 
-    __slots__ = ("_cls", "_message", "_raw", "changed", "dropped")
+    __slots__ = ("_cls", "_from_upstream", "_message", "_raw", "changed", "dropped")
 
-    def __init__(self, raw: bytes, cls: type[Message], message: Message | None = None) -> None:
+    def __init__(
+        self, raw: bytes, cls: type[Message], message: Message | None = None, *, from_upstream: bool = False
+    ) -> None:
         self._raw: bytes | None = raw
         self._cls = cls
         self._message = message
+        self._from_upstream = from_upstream
         self.changed = False
         self.dropped = False
 
@@ -79,9 +82,16 @@ class MessageView:
             try:
                 self._message = self._cls.FromString(self._raw or b"")
             except DecodeError:
+                name = self._cls.DESCRIPTOR.full_name
+                if self._from_upstream:  # the upstream broke its contract: not the caller's fault
+                    raise Refused(
+                        grpc.StatusCode.INTERNAL,
+                        f"the upstream answered bytes that are not a {name}",
+                        reason="MALFORMED_UPSTREAM_MESSAGE",
+                    ) from None
                 raise Refused(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"the message is not a valid {self._cls.DESCRIPTOR.full_name}",
+                    f"the message is not a valid {name}",
                     reason="MALFORMED_MESSAGE",
                 ) from None
         return self._message

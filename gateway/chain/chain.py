@@ -179,7 +179,7 @@ class RoutePlan:
         return view.raw
 
     async def _response(self, call: Call, raw: bytes) -> bytes | None:
-        view = MessageView(raw, self.response_cls)
+        view = MessageView(raw, self.response_cls, from_upstream=True)
         for step in self.response_hooks:
             await step.on_response(call, view)
             if view.dropped:

@@ -135,3 +135,15 @@ def test_message_classes_come_from_the_gateways_pool() -> None:
     pool = build_pool(embedded_descriptor_set())
     cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("tta.v1.EchoRequest"))
     assert cls.DESCRIPTOR.full_name == "tta.v1.EchoRequest"
+
+
+async def test_a_response_that_is_not_the_message_is_the_upstreams_fault(
+    upstreams: dict[str, Upstream],
+) -> None:
+    plan = _plans(upstreams, []).get(CHAT)
+    assert plan is not None
+    view = MessageView(b"\xff\xff\xff", plan.response_cls, from_upstream=True)
+    with pytest.raises(Refused) as info:
+        _ = view.message
+    assert info.value.code is grpc.StatusCode.INTERNAL
+    assert info.value.reason == "MALFORMED_UPSTREAM_MESSAGE"
