@@ -55,6 +55,7 @@ class Principal:
     permissions: frozenset[str] = frozenset()
     session_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    patients: frozenset[str] = frozenset()  # the players a therapist is assigned to (the issuer says)
 
 
 class MessageView:

@@ -49,6 +49,9 @@ from gateway.identity.keys import MAX_KID_CHARS, Algorithm, KeySet
 DEFAULT_MAX_BYTES = 8192
 CLEARANCE_CLAIM = "tta_clearance"  # TTA's therapeutic clearance (docs/decisions/0009-jwt-verification.md)
 TYPE_CLAIM = "type"  # TTA's token type: "refresh" marks a refresh token (issue 9)
+# The players a therapist is assigned to, as the issuer (which holds the assignments) states them.
+PATIENTS_CLAIM = "tta_patients"
+MAX_PATIENTS = 1000  # a caseload, not a directory: a longer list is refused as a bad claim
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # base64url without padding (RFC 7515 §2, §C)
 _NONE = "none"
@@ -126,6 +129,7 @@ class Claims:
     permissions: tuple[str, ...]
     session_id: str | None  # sid
     clearance: str | None  # tta_clearance
+    patients: tuple[str, ...]  # tta_patients: the players a therapist is assigned to
     token_id: str | None  # jti: what a denylist names
     expires_at: float  # exp, seconds since the epoch
     issued_at: float | None  # iat
@@ -242,8 +246,13 @@ def _check_claims(
         return TokenProblem(Reason.NO_SUBJECT, "sub is missing or not a non-empty string")
     roles = _strings(payload, "roles")
     permissions = _strings(payload, "permissions")
-    if roles is None or permissions is None:
-        return TokenProblem(Reason.BAD_CLAIM, "roles or permissions is not an array of strings")
+    patients = _strings(payload, PATIENTS_CLAIM)
+    if roles is None or permissions is None or patients is None:
+        return TokenProblem(
+            Reason.BAD_CLAIM, f"roles, permissions or {PATIENTS_CLAIM} is not an array of strings"
+        )
+    if len(patients) > MAX_PATIENTS:
+        return TokenProblem(Reason.BAD_CLAIM, f"{PATIENTS_CLAIM} names more than {MAX_PATIENTS} players")
     optional: dict[str, str | None] = {}
     for name in ("sid", CLEARANCE_CLAIM, "jti"):
         value = payload.get(name)
@@ -256,6 +265,7 @@ def _check_claims(
         permissions=permissions,
         session_id=optional["sid"],
         clearance=optional[CLEARANCE_CLAIM],
+        patients=patients,
         token_id=optional["jti"],
         expires_at=float(exp),
         issued_at=float(iat) if iat is not None else None,

@@ -122,6 +122,7 @@ class Identity(Step):
             permissions=frozenset(claims.permissions),
             session_id=claims.session_id,
             attributes={"clearance": claims.clearance} if claims.clearance else {},
+            patients=frozenset(claims.patients),
         )
 
     async def _verify(self, header: str | None) -> Claims:

@@ -8,9 +8,9 @@ non-empty owner field must equal the verified subject, else PERMISSION_DENIED wi
 An empty owner field is not checked: the upstream then acts for the caller's own identity.
 
 Who may cross: the ``admin`` role (each crossing is logged, naming the subject, the method and the
-field, never the value) and the ``service`` role (a TTA service acting for a player). A therapist's
-reach over the players assigned to them needs the assignments, which no source provides yet: until
-then a therapist, like any other role, reaches only their own records (refused, never silently allowed).
+field, never the value) and the ``service`` role (a TTA service acting for a player). A therapist
+reaches the players assigned to them: the token's ``tta_patients`` claim lists them, stated by the
+issuer, which holds the assignments (decision 0009); any other player is refused like for any role.
 
 Runs after the identity step (``call.principal``); a call without a principal (an OPTIONAL method
 called anonymously) is refused when it names an owner.
@@ -59,6 +59,10 @@ class Ownership(Step):
         crossing = [path for path, value in named if value != principal.subject]
         if not crossing:
             return
+        if "therapist" in principal.roles and all(
+            value in principal.patients for path, value in named if path in crossing
+        ):
+            return  # the therapist's own caseload
         if principal.roles & CROSSING_ROLES:
             log.info(
                 "ownership crossed by %s (roles %s) on %s, field %s",

@@ -332,3 +332,14 @@ async def test_an_override_for_a_method_nobody_serves_stops_start_up(tmp_path: P
         ConfigError, match=r"auth.methods: '/tta.v1.PlayerService/GetPlayr' is not a fronted method"
     ):
         await Gateway.build(settings)
+
+
+async def test_a_therapist_reaches_their_assigned_players_only(world: World) -> None:
+    """The issuer states a therapist's caseload in the token (tta_patients); any other player is refused."""
+    token = world.token(sub="th_dana", roles=["therapist"], tta_patients=["pl_bob"])
+    for door in world.doors.values():
+        assigned = await door.get_player("pl_bob", metadata=_auth(token))
+        assert assigned.code == 0, assigned
+        other = await door.get_player("pl_carol", metadata=_auth(token))
+        assert other.code == 7, other
+        assert other.detail("google.rpc.ErrorInfo")["reason"] == "NOT_OWNER"

@@ -65,6 +65,7 @@ def test_a_good_token_verifies_with_each_algorithm(
         permissions=("player.read",),
         session_id="ses_1",
         clearance="standard",
+        patients=(),
         token_id="tok_1",
         expires_at=NOW + 900,
         issued_at=NOW,
@@ -408,3 +409,29 @@ def test_arbitrary_strings_never_raise(token: str, keys: KeySet) -> None:
     assert isinstance(result, Claims | TokenProblem)
     # Without a private key, nothing random can verify.
     assert isinstance(result, TokenProblem)
+
+
+@pytest.mark.parametrize(
+    ("patients", "expected"),
+    [
+        (["pl_1", "pl_2"], ("pl_1", "pl_2")),
+        (None, ()),
+        ([], ()),
+    ],
+)
+def test_a_therapists_caseload_is_read_from_tta_patients(
+    ed_signer: Signer, keys: KeySet, patients: list[str] | None, expected: tuple[str, ...]
+) -> None:
+    claims = check(ed_signer.token(tta_patients=patients), keys)
+    assert isinstance(claims, Claims)
+    assert claims.patients == expected
+
+
+@pytest.mark.parametrize("patients", [["pl_1", 2], "pl_1", [f"pl_{i}" for i in range(1001)]])
+def test_a_malformed_or_oversized_caseload_is_a_bad_claim(
+    ed_signer: Signer, keys: KeySet, patients: object
+) -> None:
+    # (a token that long is refused for its size first at the default limit: lifted here)
+    problem = check(ed_signer.token(tta_patients=patients), keys, max_bytes=1 << 20)
+    assert isinstance(problem, TokenProblem)
+    assert problem.reason is Reason.BAD_CLAIM
