@@ -248,6 +248,14 @@ class Gateway:
         checks: dict[str, str] = {"route_table": f"ok: {len(self.table.routes)} methods"}
         for name, upstream in self.upstreams.items():
             checks[f"upstream {name}"] = "ok" if upstream.healthy else "unhealthy"
+        if self.key_source is not None:
+            # A failed refresh keeps the keys in use: visible here, not a reason to take traffic away.
+            status = self.key_source.status()
+            checks["token keys"] = (
+                f"ok: {len(status.kids)} keys"
+                if status.last_error is None
+                else f"stale, the last refresh failed: {status.last_error}"
+            )
         redis_ok = True
         if self._redis is not None:
             try:

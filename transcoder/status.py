@@ -80,14 +80,21 @@ REASON_STATUS: dict[str, int] = {
 }
 
 
-def http_status(code: int, details: Iterable[any_pb2.Any]) -> int:
-    """The HTTP status for a gRPC code and its details (an unknown code is 500)."""
+def error_info(details: Iterable[any_pb2.Any]) -> error_details_pb2.ErrorInfo | None:
+    """The first ``google.rpc.ErrorInfo`` among ``details``, or None."""
     for detail in details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            if info.reason in REASON_STATUS:
-                return REASON_STATUS[info.reason]
+            return info
+    return None
+
+
+def http_status(code: int, details: Iterable[any_pb2.Any]) -> int:
+    """The HTTP status for a gRPC code and its details (an unknown code is 500)."""
+    info = error_info(details)
+    if info is not None and info.reason in REASON_STATUS:
+        return REASON_STATUS[info.reason]
     try:
         return HTTP_STATUS[Code(code)]
     except ValueError:

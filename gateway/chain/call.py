@@ -182,9 +182,6 @@ class Call:
             return None
         return self.deadline - time.monotonic()
 
-    def request_view(self) -> MessageView:
-        return MessageView(self.request, self.plan.request_cls, self.request_message)
-
     def finish(self, code: grpc.StatusCode) -> None:
         """End the call once: the steps' ``after`` hooks, then metrics, access line and spans. Doors call
         it before the status reaches the client, so what the client sees has been recorded."""

@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from google.protobuf import any_pb2
-from google.rpc import error_details_pb2
 
 from gateway.errors import GatewayError
 from transcoder import streaming
-from transcoder.status import Code, http_status, status_body
+from transcoder.status import Code, error_info, http_status, status_body
 
 Scope = MutableMapping[str, Any]
 Message_ = MutableMapping[str, Any]
@@ -198,12 +197,8 @@ def bearer_challenge(details: Iterable[any_pb2.Any]) -> bytes:
     >>> bearer_challenge(())
     b'Bearer realm="tta"'
     """
-    error = None
-    for detail in details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            error = info.metadata.get("bearer_error")
+    info = error_info(details)
+    error = info.metadata.get("bearer_error") if info is not None else None
     if error in _BEARER_ERRORS:
         return f'Bearer realm="tta", error="{error}"'.encode()
     return b'Bearer realm="tta"'

@@ -4,23 +4,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tta.v1 import player_pb2
 
-from tests.integration.gateway.test_shutdown import ROOT, free_port
+from tests.integration.gateway.test_shutdown import ROOT, free_port, gateway_process
 from tests.integration.parity.typed_upstream import GET_PLAYER, start_typed_upstream
 
 
@@ -33,27 +29,6 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-def _output(log: Path) -> str:
-    return log.read_text()
-
-
-async def _serving(target: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    async with grpc.aio.insecure_channel(target) as channel:
-        while True:
-            assert proc.returncode is None, _output(log)
-            try:
-                answer = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=1
-                )
-                if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            assert time.monotonic() < deadline, _output(log)
-            await asyncio.sleep(0.05)
 
 
 async def test_keys_token_and_serve_with_auth(tmp_path: Path) -> None:
@@ -71,52 +46,36 @@ async def test_keys_token_and_serve_with_auth(tmp_path: Path) -> None:
     assert token.count(".") == 2
 
     server, upstream, upstream_port = await start_typed_upstream()
-    grpc_port, http_port = free_port(), free_port()
-    config = tmp_path / "gateway.yaml"
-    config.write_text(
-        f"grpc: {{host: 127.0.0.1, port: {grpc_port}}}\n"
-        f"http: {{host: 127.0.0.1, port: {http_port}}}\nadmin: {{port: 0}}\n"
-        f'upstreams:\n  - services: ["tta.v1.*", "tta.v2.*"]\n    targets: ["127.0.0.1:{upstream_port}"]\n'
+    http_port = free_port()
+    auth = (
         "auth:\n  enabled: true\n  issuer: https://auth.tta.dev\n  audience: tta-gateway\n"
-        f"  jwks: {keys / 'jwks.json'}\n",
-        encoding="utf-8",
+        f"  jwks: {keys / 'jwks.json'}\n"
     )
-    log = tmp_path / "gateway.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TTA_GATEWAY__")}
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "gateway", "serve", "--config", str(config)),
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
     try:
-        await _serving(f"127.0.0.1:{grpc_port}", proc, log)
-        request = player_pb2.GetPlayerRequest(player_id="pl_demo")
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
-            get = channel.unary_unary(
-                GET_PLAYER,
-                request_serializer=player_pb2.GetPlayerRequest.SerializeToString,
-                response_deserializer=player_pb2.GetPlayerResponse.FromString,
-            )
-            answer = await get(request, metadata=(("authorization", f"Bearer {token}"),), timeout=10)
-            assert answer.player.display_name == "pl_demo|player"
-            with pytest.raises(grpc.aio.AioRpcError) as refused_call:
-                await get(request, timeout=10)
-            assert refused_call.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as client:
-            ok = await client.get("/api/v1/players/pl_demo", headers={"Authorization": f"Bearer {token}"})
-            assert ok.status_code == 200, ok.text
-            refused = await client.get("/api/v1/players/pl_demo")
-            assert refused.status_code == 401
-            assert refused.headers["www-authenticate"] == 'Bearer realm="tta"'
-        assert upstream.calls[GET_PLAYER] == 2
+        async with gateway_process(tmp_path, upstream_port, http_port=http_port, extra=auth) as running:
+            request = player_pb2.GetPlayerRequest(player_id="pl_demo")
+            async with grpc.aio.insecure_channel(running.target) as channel:
+                get = channel.unary_unary(
+                    GET_PLAYER,
+                    request_serializer=player_pb2.GetPlayerRequest.SerializeToString,
+                    response_deserializer=player_pb2.GetPlayerResponse.FromString,
+                )
+                answer = await get(request, metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+                assert answer.player.display_name == "pl_demo|player"
+                with pytest.raises(grpc.aio.AioRpcError) as refused_call:
+                    await get(request, timeout=10)
+                assert refused_call.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as client:
+                ok = await client.get("/api/v1/players/pl_demo", headers={"Authorization": f"Bearer {token}"})
+                assert ok.status_code == 200, ok.text
+                refused = await client.get("/api/v1/players/pl_demo")
+                assert refused.status_code == 401
+                assert refused.headers["www-authenticate"] == 'Bearer realm="tta"'
+            assert upstream.calls[GET_PLAYER] == 2
+            running.proc.send_signal(signal.SIGTERM)
+            assert await running.wait_exit(20) == 0
+            text = running.output()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 20)
         await server.stop(0)
-    text = _output(log)
     assert token not in text  # the token never reaches a log line
     assert "auth.enabled is false" not in text

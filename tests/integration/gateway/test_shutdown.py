@@ -98,16 +98,19 @@ async def health(target: str) -> int | None:
 
 
 @asynccontextmanager
-async def gateway_process(tmp_path: Path, upstream_port: int, drain: float = 0.0) -> AsyncIterator[Running]:
+async def gateway_process(
+    tmp_path: Path, upstream_port: int, drain: float = 0.0, *, http_port: int = 0, extra: str = ""
+) -> AsyncIterator[Running]:
+    """A real ``tta-gateway serve`` in front of ``upstream_port``, ready; ``extra``: more YAML."""
     port = free_port()
     config = tmp_path / "gateway.yaml"
     config.write_text(
         f"grpc: {{host: 127.0.0.1, port: {port}}}\n"
-        "http: {host: 127.0.0.1, port: 0}\nadmin: {port: 0}\n"
+        f"http: {{host: 127.0.0.1, port: {http_port}}}\nadmin: {{port: 0}}\n"
         "upstreams:\n"
         '  - services: ["tta.v1.*", "tta.v2.*"]\n'
         f'    targets: ["127.0.0.1:{upstream_port}"]\n'
-        f"shutdown: {{grace_period_seconds: {GRACE}, drain_seconds: {drain}}}\n",
+        f"shutdown: {{grace_period_seconds: {GRACE}, drain_seconds: {drain}}}\n" + extra,
         encoding="utf-8",
     )
     log = tmp_path / "gateway.log"

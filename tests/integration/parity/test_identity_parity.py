@@ -264,7 +264,9 @@ async def test_reload_on_the_admin_port_needs_the_admin_role(world: World) -> No
         assert allowed.status_code == 200, allowed.text
         assert allowed.json()["reloaded"] is True
         # the read-only endpoints stay open to probes and scrapers
-        assert (await client.get("/readyz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["token keys"] == "ok: 1 keys"  # the key source is visible in health
         assert (await client.get("/healthz")).status_code == 200
 
 
