@@ -155,28 +155,8 @@ class Identity(Step):
         if isinstance(result, TokenProblem):
             raise self._refused(result)
         if result.token_id and self.denylist is not None:
-            await self._check_not_revoked(result.token_id, now)
+            await _check_not_revoked(self.denylist, result.token_id, now)
         return result
-
-    async def _check_not_revoked(self, jti: str, now: float) -> None:
-        try:
-            revoked = await self.denylist.is_revoked(jti, now)  # type: ignore[union-attr]
-        except (redis.RedisError, OSError) as exc:
-            # Fail closed: a revoked token must never pass because the denylist could not be asked.
-            log.warning("token denylist unreachable (%s): refusing the call", type(exc).__name__)
-            raise Refused(
-                grpc.StatusCode.UNAVAILABLE,
-                "Sign-in can't be checked right now. Please try again in a moment.",
-                reason="DENYLIST_UNAVAILABLE",
-            ) from None
-        if revoked:
-            log.info("token refused: TOKEN_REVOKED")
-            raise Refused(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "This sign-in has ended. Please sign in again to continue.",
-                reason="TOKEN_REVOKED",
-                info={"bearer_error": "invalid_token"},
-            )
 
     @staticmethod
     def _refused(problem: TokenProblem) -> Refused:
@@ -201,3 +181,24 @@ class Identity(Step):
                     reason="PERMISSION_MISSING",
                     info={"permission": permission},
                 )
+
+
+async def _check_not_revoked(denylist: Denylist, jti: str, now: float) -> None:
+    try:
+        revoked = await denylist.is_revoked(jti, now)
+    except (redis.RedisError, OSError) as exc:
+        # Fail closed: a revoked token must never pass because the denylist could not be asked.
+        log.warning("token denylist unreachable (%s): refusing the call", type(exc).__name__)
+        raise Refused(
+            grpc.StatusCode.UNAVAILABLE,
+            "Sign-in can't be checked right now. Please try again in a moment.",
+            reason="DENYLIST_UNAVAILABLE",
+        ) from None
+    if revoked:
+        log.info("token refused: TOKEN_REVOKED")
+        raise Refused(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "This sign-in has ended. Please sign in again to continue.",
+            reason="TOKEN_REVOKED",
+            info={"bearer_error": "invalid_token"},
+        )
