@@ -100,3 +100,21 @@ class IssueServiceTokenResponse(_message.Message):
     tokens: AuthTokens
     principal: Principal
     def __init__(self, tokens: _Optional[_Union[AuthTokens, _Mapping]] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ...) -> None: ...
+
+class RevokeTokensRequest(_message.Message):
+    __slots__ = ("subject", "session_id", "reason")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    session_id: str
+    reason: str
+    def __init__(self, subject: _Optional[str] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeTokensResponse(_message.Message):
+    __slots__ = ("revoked_token_count", "revoked_session_count")
+    REVOKED_TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_SESSION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    revoked_token_count: int
+    revoked_session_count: int
+    def __init__(self, revoked_token_count: _Optional[int] = ..., revoked_session_count: _Optional[int] = ...) -> None: ...

@@ -63,6 +63,11 @@ class AuthServiceStub:
                 request_serializer=tta_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
                 response_deserializer=tta_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
                 _registered_method=True)
+        self.RevokeTokens = channel.unary_unary(
+                '/tta.v1.AuthService/RevokeTokens',
+                request_serializer=tta_dot_v1_dot_auth__pb2.RevokeTokensRequest.SerializeToString,
+                response_deserializer=tta_dot_v1_dot_auth__pb2.RevokeTokensResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -109,6 +114,16 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeTokens(self, request, context):
+        """Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+        compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+        tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+        longer be used. Revoking what is already revoked succeeds and counts nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +146,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.IssueServiceToken,
                     request_deserializer=tta_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.FromString,
                     response_serializer=tta_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'RevokeTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTokens,
+                    request_deserializer=tta_dot_v1_dot_auth__pb2.RevokeTokensRequest.FromString,
+                    response_serializer=tta_dot_v1_dot_auth__pb2.RevokeTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -250,6 +270,33 @@ class AuthService:
             '/tta.v1.AuthService/IssueServiceToken',
             tta_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
             tta_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tta.v1.AuthService/RevokeTokens',
+            tta_dot_v1_dot_auth__pb2.RevokeTokensRequest.SerializeToString,
+            tta_dot_v1_dot_auth__pb2.RevokeTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,12 @@ class AuthServiceStub:
     """Issues a token to a backend service (client-credentials grant) so it can call other TTA services
     through the gateway with the `service` role and the scopes it was registered for.
     """
+    RevokeTokens: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeTokensRequest, _auth_pb2.RevokeTokensResponse]
+    """Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+    compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+    tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+    longer be used. Revoking what is already revoked succeeds and counts nothing.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -88,6 +94,12 @@ class AuthServiceAsyncStub(AuthServiceStub):
     IssueServiceToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.IssueServiceTokenRequest, _auth_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
     """Issues a token to a backend service (client-credentials grant) so it can call other TTA services
     through the gateway with the `service` role and the scopes it was registered for.
+    """
+    RevokeTokens: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeTokensRequest, _auth_pb2.RevokeTokensResponse]  # type: ignore[assignment]
+    """Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+    compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+    tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+    longer be used. Revoking what is already revoked succeeds and counts nothing.
     """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -140,6 +152,18 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.IssueServiceTokenResponse, _abc.Awaitable[_auth_pb2.IssueServiceTokenResponse]]:
         """Issues a token to a backend service (client-credentials grant) so it can call other TTA services
         through the gateway with the `service` role and the scopes it was registered for.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeTokens(
+        self,
+        request: _auth_pb2.RevokeTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeTokensResponse, _abc.Awaitable[_auth_pb2.RevokeTokensResponse]]:
+        """Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+        compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+        tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+        longer be used. Revoking what is already revoked succeeds and counts nothing.
         """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

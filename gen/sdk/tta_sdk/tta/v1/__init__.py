@@ -117,6 +117,8 @@ __all__ = (
     "RefreshTokenResponse",
     "RemoveParticipantRequest",
     "RemoveParticipantResponse",
+    "RevokeTokensRequest",
+    "RevokeTokensResponse",
     "RiskCategory",
     "RiskLevel",
     "SafetyAction",
@@ -3392,6 +3394,52 @@ default_message_pool.register_message("tta.v1", "RemoveParticipantResponse", Rem
 
 
 @dataclass(eq=False, repr=False)
+class RevokeTokensRequest(betterproto2.Message):
+    """
+    Which sign-ins to end. Give `subject`, or `session_id`, or both (the session must be the
+    subject's).
+    """
+
+    subject: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The player, staff member or service whose sign-ins end, for example `"pl_000001"`.
+    """
+
+    session_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    One sign-in: the `sid` claim of its tokens.
+    """
+
+    reason: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Why, for the audit trail, for example `"device reported lost"`. Never shown to the subject.
+    """
+
+
+default_message_pool.register_message("tta.v1", "RevokeTokensRequest", RevokeTokensRequest)
+
+
+@dataclass(eq=False, repr=False)
+class RevokeTokensResponse(betterproto2.Message):
+    """
+    What was ended.
+    """
+
+    revoked_token_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    How many tokens were revoked by this call (0 when they were already revoked).
+    """
+
+    revoked_session_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    How many sign-ins (refresh-token families) were ended.
+    """
+
+
+default_message_pool.register_message("tta.v1", "RevokeTokensResponse", RevokeTokensResponse)
+
+
+@dataclass(eq=False, repr=False)
 class SendMessageRequest(betterproto2.Message):
     """
     Asks to post one message.
@@ -4277,6 +4325,20 @@ class AuthServiceStub:
             IssueServiceTokenResponse.FromString,
         )(message)
 
+    def revoke_tokens(self, message: "RevokeTokensRequest") -> "RevokeTokensResponse":
+        """
+        Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+        compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+        tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+        longer be used. Revoking what is already revoked succeeds and counts nothing.
+        """
+
+        return self._channel.unary_unary(
+            "/tta.v1.AuthService/RevokeTokens",
+            RevokeTokensRequest.SerializeToString,
+            RevokeTokensResponse.FromString,
+        )(message)
+
 
 class AuthServiceAsyncStub(betterproto2_grpclib.ServiceStub):
     """
@@ -4374,6 +4436,30 @@ class AuthServiceAsyncStub(betterproto2_grpclib.ServiceStub):
             "/tta.v1.AuthService/IssueServiceToken",
             message,
             IssueServiceTokenResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def revoke_tokens(
+        self,
+        message: "RevokeTokensRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "RevokeTokensResponse":
+        """
+        Ends sign-ins before their tokens expire, for an administrator acting on a lost device or a
+        compromised account: every sign-in of a subject, or one sign-in by its session id. The access
+        tokens stop working at the gateway at once (its token denylist) and the refresh tokens can no
+        longer be used. Revoking what is already revoked succeeds and counts nothing.
+        """
+
+        return await self._unary_unary(
+            "/tta.v1.AuthService/RevokeTokens",
+            message,
+            RevokeTokensResponse,
             timeout=timeout,
             deadline=deadline,
             metadata=metadata,
