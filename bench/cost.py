@@ -195,6 +195,7 @@ def gateway_settings(grpc_port: int, http_port: int, upstream: str, telemetry: b
         "http": {"host": "127.0.0.1", "port": http_port},
         "admin": {"host": "127.0.0.1", "port": 0},
         "upstreams": [{"services": ["tta.v1.*", "tta.v2.*"], "targets": [upstream]}],
+        "auth": {"enabled": False},  # the pass-through; the identity phases set auth.settings()
     }
     if not telemetry:
         settings |= {"log": {"level": "warning", "access": False}, "metrics": {"enabled": False}}

@@ -155,17 +155,23 @@ class Gateway:
         return self.current.snapshot.redactor
 
     @classmethod
-    async def build(cls, settings: Settings, steps: Sequence[Step] = ()) -> Gateway:
+    async def build(
+        cls, settings: Settings, steps: Sequence[Step] = (), *, denylist: Denylist | None = None
+    ) -> Gateway:
         """Load the contracts and the token keys, compile the first snapshot; raises ConfigError on
-        any problem."""
+        any problem. ``denylist`` is one the caller shares with a token issuer in the same process
+        (the demo's AuthService); by default it is Redis when ``redis.url`` is set, else memory."""
         fds = await load_descriptors(settings)
         auth = settings.auth
         key_source: KeySource | None = None
         identity: list[Step] = []
-        denylist: Denylist | None = None
         denylist_client: redis.asyncio.Redis | None = None
+        if (problem := auth.incomplete()) is not None:
+            raise ConfigError(problem)
         if auth.enabled:
-            if settings.redis.url:  # shared by every process: a revocation holds on every door everywhere
+            if denylist is not None:  # shared with an issuer in this process
+                pass
+            elif settings.redis.url:  # shared by every process: a revocation holds on every door everywhere
                 denylist_client = redis.asyncio.from_url(
                     settings.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0
                 )
@@ -460,8 +466,13 @@ async def run_until_signalled(
             loop.remove_signal_handler(signum)
 
 
-async def serve(settings: Settings, on_ready: Callable[[Gateway], None] | None = None) -> None:
-    gateway = await Gateway.build(settings)
+async def serve(
+    settings: Settings,
+    on_ready: Callable[[Gateway], None] | None = None,
+    *,
+    denylist: Denylist | None = None,
+) -> None:
+    gateway = await Gateway.build(settings, denylist=denylist)
     # From here on every line is structured and passes the redaction layer built from the contracts
     # (a reload swaps in the redactor of the new contracts).
     configure_logging(settings.log, gateway.redactor)

@@ -3,11 +3,15 @@
 Commands::
 
     tta-gateway serve --config gateway.yaml     run the gateway from a config file (+ TTA_GATEWAY__* env)
-    tta-gateway demo [--grpc-port N] [--http-port N]
+    tta-gateway demo [--grpc-port N] [--http-port N] [--keys DIR]
                                                 run every reference TTA service and the gateway in front
     tta-gateway keys --out DIR                  a development signing key and its JWKS (auth.jwks)
-    tta-gateway token --key DIR/signing-key.pem --sub ID --role ROLE [--ttl SECONDS]
-                                                a development access token
+    tta-gateway token --sub ID --role ROLE [--ttl SECONDS] [--key DIR/signing-key.pem]
+                                                a development access token (by default one the demo takes)
+
+The demo signs tokens with a development key kept in ``--keys`` (default: ``$TTA_GATEWAY_DEMO_KEYS``,
+else ``$XDG_STATE_HOME/tta-gateway/demo-keys``, else ``~/.local/state/tta-gateway/demo-keys``), made on
+first use, so ``tta-gateway token`` mints tokens the running demo accepts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 from gateway.app import Gateway, serve
 from gateway.config import load_settings
 from gateway.errors import ConfigError
+
+DEMO_ISSUER = "https://auth.tta.example"  # the demo AuthService's (services._issuer.DEMO_ISSUER)
+DEMO_AUDIENCE = "tta-gateway"
+DEMO_TOKEN_TTL = 12 * 3600.0
 
 log = logging.getLogger("gateway")
 
@@ -59,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         "--admin-port", type=int, default=9090, help="admin port: /metrics, /healthz, /readyz (default 9090)"
     )
     p_demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p_demo.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        help=f"directory of the demo's development signing key, made when missing (default {_demo_keys()})",
+    )
     p_keys = sub.add_parser(
         "keys",
         help="generate a development signing key and its JWKS (for auth.jwks)",
@@ -74,30 +88,48 @@ def _parser() -> argparse.ArgumentParser:
         description="Print a signed access token (a JWT) for development and tests, signed with a key "
         "from `tta-gateway keys`. Never log or commit a token.",
     )
-    p_token.add_argument("--key", type=Path, required=True, help="the signing key (DIR/signing-key.pem)")
+    p_token.add_argument(
+        "--key",
+        type=Path,
+        default=None,
+        help=f"the signing key (default: the demo's, {_demo_keys() / 'signing-key.pem'})",
+    )
     p_token.add_argument("--sub", required=True, help="the subject: a player, staff or service id")
     p_token.add_argument("--role", action="append", default=[], help="a role (repeatable)")
     p_token.add_argument("--permission", action="append", default=[], help="a permission (repeatable)")
     p_token.add_argument("--ttl", type=float, default=900.0, help="seconds until it expires (default 900)")
+    p_token.add_argument("--issuer", default=DEMO_ISSUER, help=f"iss (default {DEMO_ISSUER}, the demo's)")
+    p_token.add_argument("--audience", default=DEMO_AUDIENCE, help=f"aud (default {DEMO_AUDIENCE})")
     p_token.add_argument(
-        "--issuer", default="https://auth.tta.dev", help="iss (default https://auth.tta.dev)"
+        "--patient",
+        action="append",
+        default=[],
+        help="a player on a therapist's caseload (tta_patients; repeatable)",
     )
-    p_token.add_argument("--audience", default="tta-gateway", help="aud (default tta-gateway)")
     return parser
 
 
-def _keys(out: Path, alg: str) -> None:
+def _demo_keys() -> Path:
+    """Where the demo keeps its development key: stable across runs, so tokens outlive a restart."""
+    if explicit := os.environ.get("TTA_GATEWAY_DEMO_KEYS"):
+        return Path(explicit)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "tta-gateway" / "demo-keys"
+
+
+def _keys(out: Path, alg: str, *, quiet: bool = False) -> None:
     from gateway.identity.keys import Algorithm
     from gateway.identity.mint import generate_dev_keypair
 
     pair = generate_dev_keypair(Algorithm(alg))
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = out / "signing-key.pem"
     private.touch(mode=0o600, exist_ok=True)
     private.chmod(0o600)
     private.write_bytes(pair.private_pem)
     (out / "jwks.json").write_text(json.dumps(pair.jwks(), indent=2) + "\n")
-    print(f"wrote {private} (private) and {out / 'jwks.json'} (kid {pair.kid})")
+    if not quiet:
+        print(f"wrote {private} (private) and {out / 'jwks.json'} (kid {pair.kid})")
 
 
 def _token(args: argparse.Namespace) -> None:
@@ -107,23 +139,29 @@ def _token(args: argparse.Namespace) -> None:
 
     from gateway.identity.mint import mint, public_jwk
 
+    key = args.key if args.key is not None else _demo_keys() / "signing-key.pem"
     try:
-        private: Any = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+        private: Any = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    except FileNotFoundError:
         raise ConfigError(
-            f"--key {args.key}: not a readable PEM private key ({type(exc).__name__})"
+            f"--key {key}: no such file (run `tta-gateway demo` once to make the demo's key, or "
+            "`tta-gateway keys --out DIR` and pass --key DIR/signing-key.pem)"
         ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--key {key}: not a readable PEM private key ({type(exc).__name__})") from None
     alg = {"OKP": "EdDSA", "EC": "ES256", "RSA": "RS256"}
     jwk = public_jwk(private.public_key())
     claims: dict[str, Any] = {"iss": args.issuer, "aud": args.audience, "sub": args.sub, "roles": args.role}
     if args.permission:
         claims["permissions"] = args.permission
+    if args.patient:
+        claims["tta_patients"] = args.patient
     token = mint(claims, private, kid=jwk["kid"], alg=alg[jwk["kty"]], ttl_seconds=args.ttl, now=time.time())
     print(token)
 
 
-def _ready_banner(gateway: Gateway) -> None:
-    port = gateway.grpc_port
+def _ready_banner(gateway: Gateway, tokens: dict[str, str]) -> None:
+    port, http = gateway.grpc_port, gateway.http_port
     lines = [
         "",
         f"tta-gateway is ready: gRPC on {gateway.settings.grpc.host}:{port}, "
@@ -140,11 +178,21 @@ def _ready_banner(gateway: Gateway) -> None:
         f"  metrics: http://127.0.0.1:{gateway.admin_port}/metrics   "
         f"health: /healthz (alive), /readyz (ready to serve)",
         "",
-        f"  REST/JSON on http://127.0.0.1:{gateway.http_port}:",
-        f"    curl http://127.0.0.1:{gateway.http_port}/api/v1/worlds",
-        f"    curl -N -X POST http://127.0.0.1:{gateway.http_port}/api/v1/agents/ag_guide:stream \\\n"
-        '      -H "Content-Type: application/json" -d \'{"input": "hello"}\'',
-        f"  API contract: http://127.0.0.1:{gateway.http_port}/openapi.json   docs page: /docs",
+        "  Calls need a bearer token (auth is on). Ready-made ones, valid 12 hours; "
+        "`tta-gateway token --sub ID --role ROLE` mints more:",
+        f"    export TTA_PLAYER_TOKEN={tokens['player']}",
+        "      # pl_demo, a player (sign in as alex@example.org / demo for your own)",
+        f"    export TTA_THERAPIST_TOKEN={tokens['therapist']}",
+        "      # st_therapist, a therapist with pl_demo on their caseload",
+        "",
+        f"  REST/JSON on http://127.0.0.1:{http}:",
+        f"    curl http://127.0.0.1:{http}/api/v1/worlds",
+        f'    curl -H "Authorization: Bearer $TTA_PLAYER_TOKEN" http://127.0.0.1:{http}/api/v1/players/pl_demo',
+        f'    curl -H "Authorization: Bearer $TTA_THERAPIST_TOKEN" http://127.0.0.1:{http}/api/v1/players/pl_demo/progress',
+        f"    curl -N -X POST http://127.0.0.1:{http}/api/v1/agents/ag_guide:stream \\\n"
+        '      -H "Authorization: Bearer $TTA_PLAYER_TOKEN" -H "Content-Type: application/json" '
+        '-d \'{"input": "hello"}\'',
+        f"  API contract: http://127.0.0.1:{http}/openapi.json   docs page: /docs",
         "  (WebSocket chat arrives with its own issue.)",
         "",
         "  Ctrl-C (SIGTERM) drains in-flight calls and stops; a second Ctrl-C stops at once.",
@@ -154,9 +202,28 @@ def _ready_banner(gateway: Gateway) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> None:
-    from services.server import start_all  # the demo is the one command allowed to import services/
+    # The demo is the one command allowed to import services/.
+    from gateway.state.denylist import MemoryDenylist
+    from services._issuer import Issuer
+    from services.auth import AuthServicer
+    from services.server import start_all
+    from services.state import World
 
-    running = await start_all(host="127.0.0.1")
+    keys = args.keys if args.keys is not None else _demo_keys()
+    if not (keys / "signing-key.pem").exists():
+        _keys(keys, "EdDSA", quiet=True)
+        log.info("made the demo's development signing key in %s", keys)
+    issuer = Issuer.from_pem(keys / "signing-key.pem", DEMO_ISSUER, DEMO_AUDIENCE)
+    (keys / "jwks.json").write_text(json.dumps(issuer.jwks(), indent=2) + "\n")  # always the key's own
+    # One process: the AuthService puts what it revokes on the very denylist the gateway reads.
+    denylist = MemoryDenylist()
+    world = World(issuer=issuer, denylist=denylist)
+    auth = AuthServicer(world)
+    tokens = {
+        "player": auth.sign_in_as("alex@example.org", DEMO_TOKEN_TTL),
+        "therapist": auth.sign_in_as("therapist", DEMO_TOKEN_TTL),
+    }
+    running = await start_all(host="127.0.0.1", world=world)
     settings = load_settings(
         None,
         # The demo's own choices win; other TTA_GATEWAY__* variables (log level, tracing) still apply.
@@ -168,10 +235,14 @@ async def _demo(args: argparse.Namespace) -> None:
             "TTA_GATEWAY__HTTP__PORT": str(args.http_port),
             "TTA_GATEWAY__ADMIN__PORT": str(args.admin_port),
             "TTA_GATEWAY__UPSTREAMS": running.upstreams_json(),
+            "TTA_GATEWAY__AUTH__ENABLED": "true",
+            "TTA_GATEWAY__AUTH__ISSUER": DEMO_ISSUER,
+            "TTA_GATEWAY__AUTH__AUDIENCE": DEMO_AUDIENCE,
+            "TTA_GATEWAY__AUTH__JWKS": str(keys / "jwks.json"),
         },
     )
     try:
-        await serve(settings, on_ready=_ready_banner)
+        await serve(settings, on_ready=lambda gateway: _ready_banner(gateway, tokens), denylist=denylist)
     finally:
         await running.stop()
 

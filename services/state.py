@@ -1,7 +1,7 @@
 """The in-memory state every reference service of one process shares.
 
 One :class:`World` holds players, characters, the world catalogue, sessions and their participants,
-gameplay turns, chat rooms, escalations, milestones and tokens. The services read and change it
+gameplay turns, chat rooms, escalations, milestones and sign-ins (with the token issuer). The services read and change it
 directly; there is no locking because everything runs on one asyncio event loop and no method awaits
 in the middle of a change.
 
@@ -36,10 +36,12 @@ from tta.v1 import (
     world_pb2,
 )
 
+from gateway.state.denylist import Denylist, MemoryDenylist
 from services import _seed
 from services._errors import not_found, require
+from services._issuer import Issuer
 
-__all__ = ["PlayerRecord", "TokenRecord", "Topic", "World", "timestamp"]
+__all__ = ["PlayerRecord", "SignIn", "Topic", "World", "timestamp"]
 
 T = TypeVar("T")
 
@@ -110,15 +112,19 @@ class PlayerRecord:
 
 
 @dataclass(slots=True)
-class TokenRecord:
-    """An issued bearer token: who it stands for, what kind it is and until when it is accepted."""
+class SignIn:
+    """One sign-in (a refresh-token family, ``sid``): who, what they may do, the one refresh token that
+    may still be used, and the access tokens issued in it (by ``jti``, with their expiry) so that
+    ending the sign-in can put them on the gateway's denylist."""
 
+    sign_in_id: str
     subject: str
-    kind: str  # "access", "refresh" or "service"
-    expire_time: float
     roles: tuple[str, ...]
     permissions: tuple[str, ...]
     display_name: str
+    refresh_jti: str  # "" for a service token's sign-in: it has no refresh token
+    expire_time: float
+    access: dict[str, float] = field(default_factory=dict)  # jti -> expires at
     revoked: bool = False
 
 
@@ -144,7 +150,11 @@ class World:
     escalations: dict[str, safety_pb2.Escalation] = field(default_factory=dict)
     milestones: dict[str, list[progress_pb2.Milestone]] = field(default_factory=dict)
     agents: dict[str, agent_pb2.Agent] = field(default_factory=dict)
-    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    sign_ins: dict[str, SignIn] = field(default_factory=dict)
+    # The token issuer (its private key) and where revoked access tokens go: the gateway's denylist
+    # (shared in-process by the demo, or the same Redis), see services/auth.py.
+    issuer: Issuer = field(default_factory=Issuer.generate)
+    denylist: Denylist = field(default_factory=MemoryDenylist)
     narrative: Topic[NarrativeEvent] = field(default_factory=Topic)
     rooms: Topic[chat_pb2.ChatMessage] = field(default_factory=Topic)
     _ids: dict[str, Iterator[int]] = field(default_factory=dict, repr=False)

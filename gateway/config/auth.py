@@ -1,7 +1,7 @@
 """The ``auth`` section: who may call, verified from signed tokens (JWT, RFC 7519 / RFC 8725)::
 
     auth:
-      enabled: false             # true: every method that declares auth needs a valid bearer token
+      enabled: true              # false: no door checks identity (a loud warning at start-up)
       issuer: "https://auth.tta.example"
       audience: "tta-gateway"
       jwks: /path/to/jwks.json   # or an https URL: the public keys, chosen by kid
@@ -14,9 +14,9 @@
         "/tta.v1.SafetyService/AcknowledgeEscalation": {roles: [therapist]}
         "tta.v1.DiagnosticsService": {mode: required, permissions: [diagnostics.read]}
 
-``enabled`` is false by default while the demo and the reference AuthService are moved to signed tokens
-(issue 9 is under way); the gateway then logs a warning at start-up that no door checks identity.
-With ``enabled: true``, ``issuer``, ``audience`` and ``jwks`` are required: start-up stops otherwise.
+``enabled`` is true by default. Then ``issuer``, ``audience`` and ``jwks`` are required: start-up stops
+with the reason otherwise. ``enabled: false`` runs every door without identity, and the gateway logs a
+loud warning at start-up saying so.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class MethodAuth(Section):
 
 
 class AuthSettings(Section):
-    enabled: bool = False
+    enabled: bool = True
     issuer: Annotated[str, Field(min_length=1)] | None = None
     audience: Annotated[str, Field(min_length=1)] | None = None
     jwks: Annotated[str, Field(min_length=1)] | None = None
@@ -82,15 +82,19 @@ class AuthSettings(Section):
                 merged.update({k: v for k, v in entry.model_dump().items() if v is not None})
         return MethodAuth.model_validate(merged)
 
-    @model_validator(mode="after")
-    def _complete_when_enabled(self) -> AuthSettings:
-        if self.enabled:
-            missing = [k for k in ("issuer", "audience", "jwks") if getattr(self, k) is None]
-            if missing:
-                raise Invalid(
-                    "enabled needs "
-                    + ", ".join(missing)
-                    + " (the token issuer, this gateway's audience, and where its public keys are)",
-                    show="none",
-                )
-        return self
+    def incomplete(self) -> str | None:
+        """Why identity cannot start, or None: with ``enabled``, the issuer, the audience and the keys
+        must be configured. Checked at start-up (``Gateway.build``), not when settings are made, so
+        that ``enabled: true`` can be the default of a section nobody has filled in yet."""
+        if not self.enabled:
+            return None
+        missing = [k for k in ("issuer", "audience", "jwks") if getattr(self, k) is None]
+        if not missing:
+            return None
+        return (
+            "auth.enabled is true (the default) but auth."
+            + ", auth.".join(missing)
+            + " is not set: give the token issuer, this gateway's audience and where the issuer's public"
+            " keys are (docs/configuration.md), or set auth.enabled: false to run every door without"
+            " identity"
+        )

@@ -72,6 +72,8 @@ def test_unary_call_to_a_stateful_service(demo: Demo) -> None:
 
 def test_server_streaming_call(demo: Demo) -> None:
     out = buf_curl(
+        "-H",
+        f"Authorization: Bearer {demo.player_token}",
         "-d",
         '{"agent_id": "ag_guide", "input": "hello there"}',
         f"http://{demo.target}/tta.v1.AgentService/StreamAgentReply",
@@ -91,9 +93,20 @@ def test_server_streaming_call(demo: Demo) -> None:
     assert "".join(c.get("textDelta", "") for c in chunks).strip()
 
 
+def test_a_call_without_a_token_is_unauthenticated(demo: Demo) -> None:
+    out = buf_curl("-d", '{"player_id": "pl_demo"}', f"http://{demo.target}/tta.v1.PlayerService/GetPlayer")
+    assert out.returncode != 0
+    assert "unauthenticated" in out.stderr.lower()
+    assert "sign in" in out.stderr.lower()  # the calm message, not internals
+
+
 def test_error_reaches_buf_curl_with_code_and_message(demo: Demo) -> None:
     out = buf_curl(
-        "-d", '{"player_id": "pl_missing"}', f"http://{demo.target}/tta.v1.PlayerService/GetPlayer"
+        "-H",
+        f"Authorization: Bearer {demo.staff_token}",
+        "-d",
+        '{"player_id": "pl_missing"}',
+        f"http://{demo.target}/tta.v1.PlayerService/GetPlayer",
     )
     assert out.returncode != 0
     assert "not_found" in out.stderr.lower()

@@ -27,12 +27,14 @@ from tta.v1 import (
 )
 from tta_sdk.tta import v1 as sdk
 
+from tests.e2e._bearer import aio_channel, sync_channel
 from tests.e2e.conftest import Demo
 
 
 @pytest.fixture
 async def channel(demo: Demo) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(demo.target) as ch:
+    """Every call carries a staff token (these tests are about the doors; access has its own)."""
+    async with aio_channel(demo.target, demo.staff_token) as ch:
         yield ch
 
 
@@ -141,7 +143,7 @@ async def test_grpcio_bidi_chat_reaches_a_room_watcher(channel: grpc.aio.Channel
 
 
 def test_betterproto_sync_stub_through_the_gateway(demo: Demo) -> None:
-    with grpc.insecure_channel(demo.target) as ch:
+    with sync_channel(demo.target, demo.staff_token) as ch:
         worlds = sdk.WorldServiceStub(ch).list_worlds(sdk.ListWorldsRequest())
         assert "The Quiet Harbour" in [w.title for w in worlds.worlds]
         echoed = sdk.DiagnosticsServiceStub(ch).echo(sdk.EchoRequest(payload=b"\x00sdk\xff"))
@@ -161,13 +163,14 @@ async def grpclib_channel(demo: Demo) -> AsyncIterator[GrpclibChannel]:
     ch.close()
 
 
-async def test_betterproto_async_stub_over_grpclib(grpclib_channel: GrpclibChannel) -> None:
+async def test_betterproto_async_stub_over_grpclib(demo: Demo, grpclib_channel: GrpclibChannel) -> None:
     worlds = await sdk.WorldServiceAsyncStub(grpclib_channel).list_worlds(sdk.ListWorldsRequest())
     assert len(worlds.worlds) >= 3
     chunks = [
         c
         async for c in sdk.AgentServiceAsyncStub(grpclib_channel).stream_agent_reply(
-            sdk.StreamAgentReplyRequest(agent_id="ag_guide", input="hi")
+            sdk.StreamAgentReplyRequest(agent_id="ag_guide", input="hi"),
+            metadata={"authorization": f"Bearer {demo.player_token}"},
         )
     ]
     assert len(chunks) > 1
@@ -183,8 +186,9 @@ async def test_betterproto_async_stub_over_grpclib(grpclib_channel: GrpclibChann
 async def test_request_bytes_that_are_not_the_message_answer_invalid_argument(
     channel: grpc.aio.Channel, path: str, kind: str
 ) -> None:
-    """Through the gateway (which forwards raw bytes) to the reference service: a precise status, no
-    Python class name, and the door goes on serving."""
+    """A precise status, no Python class name, and the door goes on serving: from the gateway when a
+    policy reads the request (GetPlayer names its owner), else from the reference service (the
+    gateway forwards raw bytes)."""
     garbage = b"\xff\xff\xff"
 
     async def call() -> None:
@@ -197,7 +201,8 @@ async def test_request_bytes_that_are_not_the_message_answer_invalid_argument(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await call()
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert (info.value.details() or "").startswith("the request is not a valid tta.v1.")
+    details = info.value.details() or ""
+    assert details.startswith(("the request is not a valid tta.v1.", "the message is not a valid tta.v1."))
     assert "class" not in (info.value.details() or "")
     health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING

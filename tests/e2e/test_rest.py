@@ -16,7 +16,8 @@ from tests.e2e.conftest import Demo
 
 @pytest.fixture
 def rest(demo: Demo) -> httpx.Client:
-    with httpx.Client(base_url=f"http://127.0.0.1:{demo.http_port}", timeout=20) as client:
+    headers = {"Authorization": f"Bearer {demo.staff_token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{demo.http_port}", timeout=20, headers=headers) as client:
         yield client  # type: ignore[misc]
 
 
@@ -250,7 +251,7 @@ def test_a_room_watch_delivers_a_message_posted_over_rest(rest: httpx.Client, de
     def post_until_seen() -> None:
         # The watch subscribes when the gateway has made its upstream call, which the client cannot
         # see (the status line comes with the first message), so post until the watcher has one.
-        with httpx.Client(base_url=rest.base_url, timeout=10) as poster:
+        with httpx.Client(base_url=rest.base_url, timeout=10, headers=rest.headers) as poster:
             for attempt in range(50):
                 if received.is_set():
                     return
@@ -277,15 +278,19 @@ def test_a_room_watch_delivers_a_message_posted_over_rest(rest: httpx.Client, de
 
 
 def test_the_banners_curl_examples_work_as_printed(demo: Demo) -> None:
-    """What `make demo` tells a newcomer to type works: every `curl` line of its banner, run as printed
-    (a line ending in a backslash continues on the next), answers 2xx with a body."""
-    import shlex
+    """What `make demo` tells a newcomer to type works: the banner's `export` lines (its ready-made
+    tokens), then every `curl` line, run as printed in one shell (a line ending in a backslash
+    continues on the next), each answering 2xx with a body."""
     import subprocess
 
     from tests.conftest import require_tool
 
-    curl = require_tool("curl")
+    require_tool("curl")
+    bash = require_tool("bash")
+    demo.banner_token("player")  # waits for the banner
     lines = demo.log_lines()
+    exports = [line.strip() for line in lines if line.strip().startswith("export TTA_")]
+    assert len(exports) == 2, lines[:60]
     commands: list[str] = []
     i = 0
     while i < len(lines):
@@ -296,11 +301,13 @@ def test_the_banners_curl_examples_work_as_printed(demo: Demo) -> None:
                 line = line[:-1] + " " + lines[i].strip()
             commands.append(line)
         i += 1
-    assert len(commands) >= 2, lines[:40]
+    assert len(commands) >= 4, lines[:60]
+    assert any("$TTA_PLAYER_TOKEN" in c for c in commands)
+    assert any("$TTA_THERAPIST_TOKEN" in c for c in commands)
     for command in commands:
-        argv = shlex.split(command)
+        curl = command.replace("curl ", "curl -sS --fail-with-body --max-time 20 ", 1)
         result = subprocess.run(
-            [curl, "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]],
+            [bash, "-c", "\n".join([*exports, curl])],
             capture_output=True,
             text=True,
             check=False,

@@ -27,6 +27,7 @@ from tta.v1 import (
     session_pb2_grpc,
 )
 
+from tests.e2e._bearer import aio_channel
 from tests.e2e.conftest import Demo
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -36,7 +37,8 @@ ECHO = "/tta.v1.DiagnosticsService/Echo"
 
 @pytest.fixture
 async def channel(demo: Demo) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(demo.target) as ch:
+    """Every call carries a staff token (these tests are about the doors; access has its own)."""
+    async with aio_channel(demo.target, demo.staff_token) as ch:
         yield ch
 
 
@@ -160,15 +162,37 @@ def test_health_endpoints(demo: Demo) -> None:
     assert body["checks"]["upstream diagnostics"] == "ok"
 
 
-async def test_sensitive_values_are_redacted_in_debug_logs(demo: Demo, channel: grpc.aio.Channel) -> None:
+@pytest.fixture
+async def plain_channel(demo: Demo) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(demo.target) as ch:
+        yield ch
+
+
+async def test_sensitive_values_are_redacted_in_debug_logs(
+    demo: Demo, plain_channel: grpc.aio.Channel
+) -> None:
     """Send tokens, PHI and scanned player text through every kind of call; the demo fixture's
     teardown asserts none of them appears in any log line of the whole run (debug level)."""
+    channel = plain_channel  # each call below carries its token explicitly
     marker = uuid.uuid4().hex[:10]
     auth = auth_pb2_grpc.AuthServiceStub(channel)
     password = "demo"
     login = await auth.Login(auth_pb2.LoginRequest(username=f"player-{marker}", password=password))
     demo.secrets.update({login.tokens.access_token, login.tokens.refresh_token})
-    bearer = (("authorization", f"Bearer {login.tokens.access_token}"),)
+    # a player's own token, on a call a player may make: the token passes the gateway and the upstream
+    player_bearer = (("authorization", f"Bearer {login.tokens.access_token}"),)
+    refreshed = await auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=login.tokens.refresh_token)
+    )
+    demo.secrets.update({refreshed.tokens.access_token, refreshed.tokens.refresh_token})
+    await auth.Logout(
+        auth_pb2.LogoutRequest(),
+        metadata=(("authorization", f"Bearer {refreshed.tokens.access_token}"),),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as ended:  # signed out: the token is on the denylist
+        await auth.Logout(auth_pb2.LogoutRequest(), metadata=player_bearer)
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    bearer = (("authorization", f"Bearer {demo.staff_token}"),)
 
     players = player_pb2_grpc.PlayerServiceStub(channel)
     secret_password = f"pw-{marker}-hunter2"

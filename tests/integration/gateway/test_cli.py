@@ -145,14 +145,20 @@ def test_a_service_without_upstream_is_named(tmp_path: Path) -> None:
         tmp_path,
         'upstreams:\n  - services: ["tta.v1.PlayerService"]\n    targets: ["127.0.0.1:1"]\n',
     )
-    message = config_error(run("serve", "--config", str(path)))
+    message = config_error(run("serve", "--config", str(path), TTA_GATEWAY__AUTH__ENABLED="false"))
     assert message.startswith("route table: ")
     assert "service tta.v1.AuthService (from tta/v1/auth.proto) has no upstream" in message
     assert "service tta.v1.PlayerService " not in message
 
 
-def test_serve_without_config_explains_that_upstreams_are_needed() -> None:
+def test_serve_without_config_explains_that_auth_is_on_and_needs_its_keys() -> None:
     message = config_error(run("serve"))
+    assert message.startswith("auth.enabled is true (the default) but auth.issuer, auth.audience, auth.jwks")
+    assert "auth.enabled: false" in message  # and how to run without identity, deliberately
+
+
+def test_serve_without_identity_or_upstreams_explains_that_upstreams_are_needed() -> None:
+    message = config_error(run("serve", TTA_GATEWAY__AUTH__ENABLED="false"))
     assert "service tta.v1.PlayerService (from tta/v1/player.proto) has no upstream" in message
 
 

@@ -48,7 +48,7 @@ async def test_keys_token_and_serve_with_auth(tmp_path: Path) -> None:
     server, upstream, upstream_port = await start_typed_upstream()
     http_port = free_port()
     auth = (
-        "auth:\n  enabled: true\n  issuer: https://auth.tta.dev\n  audience: tta-gateway\n"
+        "auth:\n  enabled: true\n  issuer: https://auth.tta.example\n  audience: tta-gateway\n"
         f"  jwks: {keys / 'jwks.json'}\n"
     )
     try:

@@ -123,6 +123,7 @@ async def start_upstream(with_reflection: bool) -> tuple[grpc.aio.Server, RawEch
 async def start_gateway(descriptors: list[dict[str, Any]], upstream_port: int) -> Gateway:
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},
@@ -265,6 +266,7 @@ async def test_reflection_on_an_upstream_without_reflection_is_a_config_error(
     _, port = plain_upstream
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "descriptors": [{"reflection": True}],
             "upstreams": [{"services": ["acme.v1.*"], "targets": [f"127.0.0.1:{port}"]}],
         }

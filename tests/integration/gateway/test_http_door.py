@@ -25,6 +25,7 @@ async def http(request: pytest.FixtureRequest) -> AsyncIterator[tuple[httpx.Asyn
     server, double, port = await _start_double()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0, "max_body_bytes": 2048, "http2": h2c},
             "admin": {"port": 0},
@@ -213,6 +214,7 @@ async def cors_http() -> AsyncIterator[httpx.AsyncClient]:
     server, _, port = await _start_double()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {
                 "host": "127.0.0.1",
@@ -292,6 +294,7 @@ async def test_a_route_timeout_from_config_applies_without_grpc_timeout() -> Non
     server, _, port = await _start_double()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "deadlines": {"routes": {"/tta.v1.PlayerService/GetPlayer": {"default_seconds": 0.3}}},
@@ -315,6 +318,7 @@ async def test_a_route_timeout_for_an_unknown_method_stops_start_up() -> None:
 
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "deadlines": {"routes": {"/tta.v1.PlayerService/GetPlayr": {"default_seconds": 1.0}}},
             "upstreams": [{**ALL_TTA, "targets": ["127.0.0.1:1"]}],
         }

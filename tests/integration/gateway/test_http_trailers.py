@@ -40,6 +40,7 @@ def _http2_settings(upstream_port: int) -> Settings:
     """A gateway on free loopback ports whose HTTP door also speaks h2c, in front of the double."""
     return Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0, "http2": True},
             "admin": {"port": 0},

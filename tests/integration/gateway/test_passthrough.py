@@ -47,6 +47,7 @@ async def upstream() -> AsyncIterator[tuple[UpstreamDouble, int]]:
 async def _gateway(upstreams: list[dict[str, object]]) -> Gateway:
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

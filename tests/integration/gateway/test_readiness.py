@@ -22,6 +22,7 @@ async def upstream_port() -> AsyncIterator[int]:
 async def _ready(redis: str | None, upstream_port: int) -> tuple[int, dict[str, object]]:
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

@@ -98,6 +98,7 @@ async def test_admin_reload_swaps_in_new_methods_and_refuses_a_broken_set(tmp_pa
     server, port = await start_acme()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},
@@ -178,6 +179,7 @@ async def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
         f"grpc: {{host: 127.0.0.1, port: 0}}\nhttp: {{host: 127.0.0.1, port: {http_port}}}\nadmin: {{port: 0}}\n"
         f"descriptors: [{{file: {contracts}}}]\n"
         f'upstreams: [{{services: ["acme.v1.*"], targets: ["127.0.0.1:{port}"]}}]\n'
+        "auth: {enabled: false}\n"
     )
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then only polls it
         [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
@@ -241,6 +243,7 @@ async def test_a_reload_that_adds_phi_fields_redacts_them_in_the_logs(tmp_path: 
     server, port = await start_acme()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

@@ -110,7 +110,10 @@ async def gateway_process(
         "upstreams:\n"
         '  - services: ["tta.v1.*", "tta.v2.*"]\n'
         f'    targets: ["127.0.0.1:{upstream_port}"]\n'
-        f"shutdown: {{grace_period_seconds: {GRACE}, drain_seconds: {drain}}}\n" + extra,
+        f"shutdown: {{grace_period_seconds: {GRACE}, drain_seconds: {drain}}}\n"
+        # identity has its own tests; a caller that configures auth passes it in ``extra``
+        + ("" if "auth:" in extra else "auth: {enabled: false}\n")
+        + extra,
         encoding="utf-8",
     )
     log = tmp_path / "gateway.log"

@@ -26,6 +26,7 @@ async def traced() -> AsyncIterator[tuple[grpc.aio.Channel, InMemorySpanExporter
     server, _, port = await _start_double()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

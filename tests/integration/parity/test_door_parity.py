@@ -133,6 +133,7 @@ async def world() -> AsyncIterator[World]:
     spare, _, spare_port = await start_typed_upstream(upstream)
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

@@ -24,6 +24,7 @@ async def test_calls_still_in_flight_when_the_grace_period_ends_get_unavailable(
     server, upstream, port = await start_typed_upstream()
     settings = Settings.from_mapping(
         {
+            "auth": {"enabled": False},  # identity has its own tests (parity/test_identity_parity.py)
             "grpc": {"host": "127.0.0.1", "port": 0},
             "http": {"host": "127.0.0.1", "port": 0},
             "admin": {"port": 0},

@@ -18,8 +18,6 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tta.v1 import (
     agent_pb2,
     agent_pb2_grpc,
-    auth_pb2,
-    auth_pb2_grpc,
     character_pb2,
     character_pb2_grpc,
     chat_pb2,
@@ -563,40 +561,6 @@ async def test_stream_echo_count_is_bounded(channels: dict[str, grpc.aio.Channel
         diagnostics_pb2.StreamEchoRequest(count=1, payload=b"x" * MAX_STREAM_ECHO_PAYLOAD)
     ):
         assert len(reply.payload) == MAX_STREAM_ECHO_PAYLOAD  # the limit itself is allowed
-
-
-async def test_auth_login_refresh_logout(channels: dict[str, grpc.aio.Channel]) -> None:
-    stub = auth_pb2_grpc.AuthServiceStub(channels["auth"])
-    with pytest.raises(grpc.aio.AioRpcError) as wrong:
-        await stub.Login(auth_pb2.LoginRequest(username="sam", password="nope"))
-    assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
-
-    login = await stub.Login(auth_pb2.LoginRequest(username="alex@example.org", password="demo"))
-    assert login.principal.subject == "pl_demo"
-    assert list(login.principal.roles) == ["player"]
-    assert login.tokens.token_type == "Bearer"
-    assert login.tokens.access_token != login.tokens.refresh_token
-
-    refreshed = await stub.RefreshToken(
-        auth_pb2.RefreshTokenRequest(refresh_token=login.tokens.refresh_token)
-    )
-    with pytest.raises(grpc.aio.AioRpcError) as rotated:
-        await stub.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=login.tokens.refresh_token))
-    assert rotated.value.code() == grpc.StatusCode.UNAUTHENTICATED
-
-    bearer = (("authorization", f"Bearer {refreshed.tokens.access_token}"),)
-    out = await stub.Logout(
-        auth_pb2.LogoutRequest(refresh_token=refreshed.tokens.refresh_token), metadata=bearer
-    )
-    assert out.revoked_token_count == 2
-
-    service = await stub.IssueServiceToken(
-        auth_pb2.IssueServiceTokenRequest(
-            client_id="narrative-engine", client_secret="demo", scopes=["agents.invoke"]
-        )
-    )
-    assert list(service.principal.roles) == ["service"]
-    assert not service.tokens.refresh_token
 
 
 async def test_health_serves_every_service(fleet: RunningFleet) -> None:
