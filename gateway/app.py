@@ -124,6 +124,7 @@ class Gateway:
         self.key_source: KeySource | None = None  # set by build when auth is enabled
         self.denylist: Denylist | None = None  # likewise: revoked tokens, by jti
         self._denylist_client: redis.asyncio.Redis | None = None
+        self._denylist_watch: asyncio.Task[None] | None = None
         self._key_refresh: asyncio.Task[None] | None = None
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
         # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
@@ -315,6 +316,8 @@ class Gateway:
                 "auth.enabled is false: no door checks who is calling, and every method is open to "
                 "every caller (set auth.enabled, issuer, audience and jwks: docs/configuration.md)"
             )
+        if isinstance(self.denylist, RedisDenylist):  # revocations reach this process as they happen
+            self._denylist_watch = asyncio.create_task(self.denylist.watch())
         # The admin port first: a port already taken stops start-up before any call is accepted.
         self.admin_port = await self.admin.start()
         try:
@@ -381,10 +384,11 @@ class Gateway:
         finally:
             closing.cancel()
         await self.admin.stop()
-        if self._key_refresh is not None:
-            self._key_refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._key_refresh
+        for task in (self._key_refresh, self._denylist_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
         if self._redis is not None:
             await self._redis.aclose()

@@ -6,11 +6,14 @@ refused for being expired anyway, so the entry goes (a TTL in Redis; pruned in m
 Two implementations of one protocol (``Denylist``), held to one contract (tests/integration/state/):
 
 - ``MemoryDenylist``: one process; bounded (the entries nearest their expiry go first when full).
-- ``RedisDenylist``: shared by every gateway process and host. One ``SET key 1 EXAT exp`` per
-  revocation; a check is one ``EXISTS``, remembered locally for ``cache_seconds`` (default 1 s), so a
-  busy token costs one round trip per second per process, not one per call. A revocation therefore
-  takes effect everywhere within ``cache_seconds``. Keys: ``tta:denylist:{<jti>}`` (the hash tag keeps
-  each key whole on Redis Cluster).
+- ``RedisDenylist``: shared by every gateway process and host, and by the token issuer. A revocation
+  is ``SET key 1 EXAT exp`` and ``PUBLISH tta:denylist:revoked <jti>`` in one transaction; a check is
+  one ``EXISTS``, remembered locally for ``cache_seconds`` (default 1 s), so a busy token costs one
+  round trip per second per process, not one per call. Each gateway process runs ``watch``, which
+  listens on that channel and forgets what it remembered of a revoked ``jti`` as soon as the message
+  arrives: a revocation takes effect everywhere within milliseconds, and within ``cache_seconds`` at
+  worst (a message lost while the subscription reconnects; the whole memory is dropped then too).
+  Keys: ``tta:denylist:{<jti>}`` (the hash tag keeps each key whole on Redis Cluster).
 
 A Redis that cannot be reached fails closed for the call (the caller gets UNAVAILABLE from the identity
 step): a revoked token must never pass because the denylist was down.
@@ -18,11 +21,18 @@ step): a revoked token must never pass because the denylist was down.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import logging
 from collections import OrderedDict
 from typing import Protocol
 
+import redis
 import redis.asyncio
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tta:denylist:revoked"  # one message per revocation: the jti
 
 
 class Denylist(Protocol):
@@ -69,6 +79,9 @@ class RedisDenylist:
         self.cache_seconds = cache_seconds
         self.cache_size = cache_size
         self._seen: OrderedDict[str, tuple[bool, float]] = OrderedDict()  # jti -> (revoked, checked at)
+        # Bumped by every invalidation: a check whose EXISTS raced one does not remember its answer.
+        self._generation = 0
+        self.subscribed = asyncio.Event()  # set while watch() listens (for tests and readiness)
 
     @staticmethod
     def key(jti: str) -> str:
@@ -77,16 +90,50 @@ class RedisDenylist:
     async def revoke(self, jti: str, expires_at: float, now: float) -> None:
         if expires_at <= now:
             return
-        await self.client.set(self.key(jti), b"1", exat=int(expires_at) + 1)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(jti), b"1", exat=int(expires_at) + 1)
+            pipe.publish(CHANNEL, jti.encode())
+            await pipe.execute()
         self._seen[jti] = (True, now)
 
     async def is_revoked(self, jti: str, now: float) -> bool:
         seen = self._seen.get(jti)
         if seen is not None and now - seen[1] < self.cache_seconds:
             return seen[0]
+        generation = self._generation
         revoked = bool(await self.client.exists(self.key(jti)))
+        if generation != self._generation:
+            return revoked  # an invalidation arrived meanwhile: answer, but do not remember
         self._seen[jti] = (revoked, now)
         self._seen.move_to_end(jti)
         while len(self._seen) > self.cache_size:
             self._seen.popitem(last=False)
         return revoked
+
+    def forget(self, jti: str | None = None) -> None:
+        """Drop what is remembered of ``jti`` (of everything when None)."""
+        self._generation += 1
+        if jti is None:
+            self._seen.clear()
+        else:
+            self._seen.pop(jti, None)
+
+    async def watch(self, *, retry_seconds: float = 1.0) -> None:
+        """Listen for revocations until cancelled, forgetting each revoked ``jti``. A lost connection
+        drops the whole memory (messages may have been missed) and is retried every ``retry_seconds``."""
+        while True:
+            try:
+                async with self.client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self.forget()  # anything revoked before the subscription is asked for afresh
+                    self.subscribed.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message.get("data")
+                            self.forget(data.decode() if isinstance(data, bytes) else str(data))
+            except (redis.RedisError, OSError) as exc:
+                log.warning("token denylist: revocation channel lost (%s); retrying", type(exc).__name__)
+            finally:
+                self.subscribed.clear()
+                self.forget()
+            await asyncio.sleep(retry_seconds)

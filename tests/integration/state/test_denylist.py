@@ -4,6 +4,7 @@ REDIS_URL, or one the session starts; under CI a missing Redis fails the run).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -88,3 +89,39 @@ async def test_redis_answers_from_its_short_memory_between_checks(redis_url: str
         assert await cached.is_revoked(jti, now + 61)  # after it: Redis again
     finally:
         await client.aclose()
+
+
+async def test_a_revocation_elsewhere_reaches_a_watching_process_before_its_memory_expires(
+    redis_url: str,
+) -> None:
+    """Two processes' denylists (the issuer's and a gateway's): the gateway remembers "not revoked"
+    for a minute, yet the issuer's revocation reaches it through the channel within moments."""
+    issuer_client, gateway_client = redis.asyncio.from_url(redis_url), redis.asyncio.from_url(redis_url)
+    issuer = RedisDenylist(issuer_client)
+    gateway = RedisDenylist(gateway_client, cache_seconds=60.0)
+    watching = asyncio.create_task(gateway.watch())
+    try:
+        await asyncio.wait_for(gateway.subscribed.wait(), 5)
+        now = time.time()
+        jti = _jti()
+        assert not await gateway.is_revoked(jti, now)  # remembered for 60 s
+        await issuer.revoke(jti, now + 300, now)
+        deadline = time.monotonic() + 2
+        while not await gateway.is_revoked(jti, time.time()):
+            assert time.monotonic() < deadline, "the revocation never reached the watching denylist"
+            await asyncio.sleep(0.01)
+        # and a lost subscription forgets everything it remembered, rather than trust stale answers
+        other = _jti()
+        assert not await gateway.is_revoked(other, time.time())
+        await gateway_client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await issuer_client.set(RedisDenylist.key(other), b"1", ex=60)  # revoked with no message
+        deadline = time.monotonic() + 5
+        while not await gateway.is_revoked(other, time.time()):
+            assert time.monotonic() < deadline, "a lost subscription kept a stale answer"
+            await asyncio.sleep(0.05)
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        await issuer_client.aclose()
+        await gateway_client.aclose()
