@@ -55,11 +55,14 @@ bench: $(VENV)/.synced ## benchmarks: gateway beside direct calls, printed as ra
 # stay open until the client leaves, and a fuzzer that reads whole responses can only time out on them.
 # tests/e2e and tests/integration/gateway cover their routes and framing.
 schemathesis: $(VENV)/.synced ## fuzz the running demo's REST door from its /openapi.json (no 5xx, responses and every NDJSON line match the schema)
-	@$(VENV)/bin/tta-gateway demo --grpc-port 50591 --http-port 8591 --admin-port 9591 > .schemathesis-demo.log 2>&1 & \
+	@$(VENV)/bin/tta-gateway demo --grpc-port 50591 --http-port 8591 --admin-port 9591 --keys .schemathesis-keys \
+	    > .schemathesis-demo.log 2>&1 & \
 	  pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	  for i in $$(seq 100); do curl -sf http://127.0.0.1:9591/readyz >/dev/null && break; sleep 0.2; done; \
+	  token=$$($(VENV)/bin/tta-gateway token --key .schemathesis-keys/signing-key.pem --sub st_fuzz \
+	    --role admin --role therapist --role service --ttl 3600); \
 	  SCHEMATHESIS_HOOKS=tools.schemathesis_hooks PYTHONPATH=. $(VENV)/bin/schemathesis run \
-	    http://127.0.0.1:8591/openapi.json --max-examples 25 --workers 2 \
+	    http://127.0.0.1:8591/openapi.json --max-examples 25 --workers 2 -H "Authorization: Bearer $$token" \
 	    --checks not_a_server_error,response_schema_conformance,ndjson_lines_conform \
 	    --exclude-path-regex '/messages:watch$$|/narrative:stream$$'
 
