@@ -32,6 +32,7 @@ from gateway.doors.http_door import HttpDoor
 from gateway.errors import ConfigError, GatewayError, Refused
 from gateway.identity.source import KeySource
 from gateway.policies import builtin_steps
+from gateway.policies.anonymise import Anonymise
 from gateway.policies.identity import Identity
 from gateway.policies.ownership import Ownership
 from gateway.routes import RouteTable, upstream_name
@@ -194,6 +195,7 @@ class Gateway:
                     overrides=auth.for_method if auth.methods else None,
                 ),
                 Ownership(),
+                Anonymise.keyed(settings.log.hash_salt),  # researchers: anonymised answers only
             ]
         gateway = cls(settings, fds, (*identity, *steps))
         gateway.key_source = key_source

@@ -2,12 +2,16 @@
 
 TTA's roles (R4): ``player``, ``therapist``, ``clinical_supervisor``, ``moderator``, ``researcher``,
 ``admin``, ``service``. A role may include others: a clinical supervisor may do what a therapist may,
-and an admin what a supervisor and a moderator may. A method that asks for ``therapist`` therefore
-admits a supervisor and an admin too. The default hierarchy is below; operators may replace it
-(``auth.role_hierarchy``).
+so a method that asks for ``therapist`` admits a supervisor too. An admin runs the platform (accounts,
+token revocation, reloads) and may do what a moderator may, but is not a clinician: crisis handling and
+the escalation queue are for therapists and supervisors only (R4.4), so ``admin`` does not include
+``clinical_supervisor`` or ``therapist`` (decision 0012). The default hierarchy is below; operators
+may replace it (``auth.role_hierarchy``).
 
     >>> sorted(expand_roles({"admin"}, DEFAULT_HIERARCHY))
-    ['admin', 'clinical_supervisor', 'moderator', 'therapist']
+    ['admin', 'moderator']
+    >>> sorted(expand_roles({"clinical_supervisor"}, DEFAULT_HIERARCHY))
+    ['clinical_supervisor', 'therapist']
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ ROLES = ("player", "therapist", "clinical_supervisor", "moderator", "researcher"
 
 DEFAULT_HIERARCHY: Mapping[str, tuple[str, ...]] = {
     "clinical_supervisor": ("therapist",),
-    "admin": ("clinical_supervisor", "moderator"),
+    "admin": ("moderator",),  # platform operations, not clinical work (decision 0012)
 }
 
 

@@ -336,15 +336,17 @@ PLAYERS = ("player", "therapist", "admin")
             "/tta.v1.AuthService/IssueServiceToken",
             Policy(auth=AuthMode.NONE, rate_limit_class="login", priority=Priority.ADMINISTRATIVE),
         ),
-        # Safety work runs at crisis priority, inherited from the service.
+        # Safety work runs at crisis priority, inherited from the service; crisis handling is clinical.
         (
             "/tta.v1.SafetyService/AssessContent",
-            Policy(roles=STAFF, rate_limit_class="safety", priority=Priority.CRISIS),
+            Policy(roles=("therapist", "service"), rate_limit_class="safety", priority=Priority.CRISIS),
         ),
+        # The escalation queue is clinical: therapists (and supervisors, who are therapists), not
+        # admins (decision 0012).
         (
             "/tta.v1.SafetyService/ListEscalations",
             Policy(
-                roles=("therapist", "admin"),
+                roles=("therapist",),
                 rate_limit_class="safety",
                 priority=Priority.CRISIS,
                 idempotency=Idempotency.NO_SIDE_EFFECTS,

@@ -13,7 +13,8 @@ from gateway.identity.roles import DEFAULT_HIERARCHY, expand_roles, hierarchy_cy
         ({"player"}, {"player"}),
         ({"therapist"}, {"therapist"}),
         ({"clinical_supervisor"}, {"clinical_supervisor", "therapist"}),
-        ({"admin"}, {"admin", "clinical_supervisor", "therapist", "moderator"}),
+        ({"admin"}, {"admin", "moderator"}),  # platform operations, not a clinician (decision 0012)
+        ({"admin", "therapist"}, {"admin", "moderator", "therapist"}),
         ({"researcher", "player"}, {"researcher", "player"}),
         (set(), set()),
     ],
@@ -24,6 +25,12 @@ def test_the_default_hierarchy(held: set[str], expanded: set[str]) -> None:
 
 def test_a_role_never_gains_what_includes_it() -> None:
     assert "admin" not in expand_roles({"therapist"}, DEFAULT_HIERARCHY)
+
+
+def test_no_default_role_reaches_the_clinical_roles_but_a_supervisor() -> None:
+    """Escalations and crisis handling are therapist methods (R4.4): only a clinician reaches them."""
+    for role in ("player", "moderator", "researcher", "admin", "service"):
+        assert not expand_roles({role}, DEFAULT_HIERARCHY) & {"therapist", "clinical_supervisor"}, role
 
 
 @pytest.mark.parametrize(
