@@ -14,6 +14,7 @@ from __future__ import annotations
 import grpc
 from tta.v1 import chat_pb2, session_pb2, session_pb2_grpc
 
+from services._caller import caller
 from services._errors import (
     Context,
     already_exists,
@@ -173,11 +174,14 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def ListSessions(
         self, request: session_pb2.ListSessionsRequest, context: Context
     ) -> session_pb2.ListSessionsResponse:
-        """Sessions filtered by player, therapist and state, most recently created first."""
+        """Sessions filtered by player, therapist and state, most recently created first. A player (a
+        caller with no staff role) lists only their own sessions, whatever filter they send."""
+        who = caller(context)
+        player_id = who.subject if who.is_player_only else request.player_id
         matching = [
             s
             for s in self._world.sessions.values()
-            if (not request.player_id or s.player_id == request.player_id)
+            if (not player_id or s.player_id == player_id)
             and (not request.therapist_id or s.therapist_id == request.therapist_id)
             and (not request.state or s.state == request.state)
         ]

@@ -694,3 +694,26 @@ async def test_command_line_serves_until_sigterm() -> None:
             process.kill()
             with contextlib.suppress(ProcessLookupError):
                 await process.wait()
+
+
+async def test_a_player_lists_only_their_own_sessions(channels: dict[str, grpc.aio.Channel]) -> None:
+    """Broken object-level authorisation through a listing: a player who leaves out (or forges) the
+    player filter still sees only their own sessions; staff see everyone's."""
+    stub = session_pb2_grpc.SessionServiceStub(channels["session"])
+    other = await player_pb2_grpc.PlayerServiceStub(channels["player"]).CreatePlayer(
+        player_pb2.CreatePlayerRequest(player=player_pb2.Player(display_name="O", email="o@example.org"))
+    )
+    pl_other = other.player.player_id
+    for player in ("pl_demo", pl_other):
+        await stub.CreateSession(
+            session_pb2.CreateSessionRequest(
+                session=session_pb2.Session(player_id=player, world_id="wd_quiet_harbour")
+            )
+        )
+    as_player = (("x-tta-subject", "pl_demo"), ("x-tta-roles", "player"))
+    for request in (session_pb2.ListSessionsRequest(), session_pb2.ListSessionsRequest(player_id=pl_other)):
+        mine = await stub.ListSessions(request, metadata=as_player)
+        assert {s.player_id for s in mine.sessions} == {"pl_demo"}
+    as_therapist = (("x-tta-subject", "st_therapist"), ("x-tta-roles", "therapist"))
+    everyone = await stub.ListSessions(session_pb2.ListSessionsRequest(), metadata=as_therapist)
+    assert {s.player_id for s in everyone.sessions} >= {"pl_demo", pl_other}
