@@ -26,14 +26,16 @@ from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflection
 from gateway.admin import AdminAuthorizer, AdminServer, Readiness, admin_app
 from gateway.chain.chain import Step
 from gateway.config import Settings
+from gateway.config.auth import AuthSettings, ExternalIssuer
 from gateway.descriptors import load_descriptors
 from gateway.doors.grpc_door import GrpcDoor
 from gateway.doors.http_door import HttpDoor
 from gateway.errors import ConfigError, GatewayError, Refused
-from gateway.identity.source import KeySource
+from gateway.identity.issuers import ClaimsMapping, Issuer
+from gateway.identity.source import KeySource, SourceStatus
 from gateway.policies import builtin_steps
 from gateway.policies.anonymise import Anonymise
-from gateway.policies.identity import Identity
+from gateway.policies.identity import Identity, Trusted
 from gateway.policies.ownership import Ownership
 from gateway.routes import RouteTable, upstream_name
 from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
@@ -123,10 +125,12 @@ class Gateway:
         self.http_port = 0
         self._stopping = False
         self.key_source: KeySource | None = None  # set by build when auth is enabled
+        self.external_key_sources: dict[str, KeySource] = {}  # likewise, by issuer (auth.external_issuers)
         self.denylist: Denylist | None = None  # likewise: revoked tokens, by jti
         self._denylist_client: redis.asyncio.Redis | None = None
         self._denylist_watch: asyncio.Task[None] | None = None
         self._key_refresh: asyncio.Task[None] | None = None
+        self._external_key_refreshes: list[asyncio.Task[None]] = []
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
         # operator learns of a wrong redis.url at deploy time, not when the first feature needs it.
         self._redis: redis.asyncio.Redis | None = (
@@ -167,6 +171,7 @@ class Gateway:
         auth = settings.auth
         key_source: KeySource | None = None
         identity: list[Step] = []
+        external: list[Trusted] = []
         denylist_client: redis.asyncio.Redis | None = None
         if (problem := auth.incomplete()) is not None:
             raise ConfigError(problem)
@@ -184,12 +189,14 @@ class Gateway:
             assert auth.issuer is not None
             assert auth.audience is not None
             key_source = await KeySource.open(auth.jwks, now=time.time(), allow_symmetric=auth.allow_hs256)
+            external = [await _open_external(i, entry, auth) for i, entry in enumerate(auth.external_issuers)]
             identity += [
                 Identity(
                     key_source,
                     issuer=auth.issuer,
                     audience=auth.audience,
                     leeway_seconds=auth.leeway_seconds,
+                    external=external,
                     denylist=denylist,
                     hierarchy=auth.role_hierarchy,
                     overrides=auth.for_method if auth.methods else None,
@@ -199,6 +206,7 @@ class Gateway:
             ]
         gateway = cls(settings, fds, (*identity, *steps))
         gateway.key_source = key_source
+        gateway.external_key_sources = {t.rules.issuer: t.source for t in external}
         gateway.denylist = denylist
         gateway._denylist_client = denylist_client
         return gateway
@@ -259,12 +267,9 @@ class Gateway:
             checks[f"upstream {name}"] = "ok" if upstream.healthy else "unhealthy"
         if self.key_source is not None:
             # A failed refresh keeps the keys in use: visible here, not a reason to take traffic away.
-            status = self.key_source.status()
-            checks["token keys"] = (
-                f"ok: {len(status.kids)} keys"
-                if status.last_error is None
-                else f"stale, the last refresh failed: {status.last_error}"
-            )
+            checks["token keys"] = _key_check(self.key_source.status())
+        for issuer, source in self.external_key_sources.items():  # each issuer's keys, on their own
+            checks[f"token keys {issuer}"] = _key_check(source.status())
         redis_ok = True
         if self._redis is not None:
             try:
@@ -318,6 +323,10 @@ class Gateway:
                 "auth.enabled is false: no door checks who is calling, and every method is open to "
                 "every caller (set auth.enabled, issuer, audience and jwks: docs/configuration.md)"
             )
+        self._external_key_refreshes = [  # every issuer's keys on their own schedule
+            asyncio.create_task(source.run(time.time, asyncio.sleep))
+            for source in self.external_key_sources.values()
+        ]
         if isinstance(self.denylist, RedisDenylist):  # revocations reach this process as they happen
             self._denylist_watch = asyncio.create_task(self.denylist.watch())
         # The admin port first: a port already taken stops start-up before any call is accepted.
@@ -386,7 +395,7 @@ class Gateway:
         finally:
             closing.cancel()
         await self.admin.stop()
-        for task in (self._key_refresh, self._denylist_watch):
+        for task in (self._key_refresh, *self._external_key_refreshes, self._denylist_watch):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -398,6 +407,33 @@ class Gateway:
             await self._denylist_client.aclose()
         self.telemetry.shutdown()
         log.info("gateway stopped")
+
+
+async def _open_external(index: int, entry: ExternalIssuer, auth: AuthSettings) -> Trusted:
+    """An external issuer's rules and its key source, the keys loaded once (start-up stops with the
+    reason, naming the entry, when they cannot be). Its own KeySource: its own kids, refreshes and
+    health. Never a shared secret (HS256): an outside issuer is trusted with public keys only."""
+    try:
+        source = await KeySource.open(entry.jwks, now=time.time())
+    except ConfigError as exc:
+        raise ConfigError(f"auth.external_issuers[{index}].jwks: {exc.message}") from None
+    mapping = ClaimsMapping(
+        subject_claim=entry.subject_claim,
+        subject_prefix=entry.subject_prefix,
+        roles_claim=entry.roles_claim,
+        role_map=dict(entry.role_map),
+        permissions_claim=entry.permissions_claim,
+        clinical_claims=entry.clinical_claims,
+    )
+    leeway = auth.leeway_seconds if entry.leeway_seconds is None else entry.leeway_seconds
+    return Trusted(Issuer(entry.issuer, entry.audience, leeway, mapping), source)
+
+
+def _key_check(status: SourceStatus) -> str:
+    """/readyz's line for one key source."""
+    if status.last_error is None:
+        return f"ok: {len(status.kids)} keys"
+    return f"stale, the last refresh failed: {status.last_error}"
 
 
 def _admin_authorizer(identity: Identity | None) -> AdminAuthorizer | None:

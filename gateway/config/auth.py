@@ -13,10 +13,24 @@
       methods:                   # operator overrides of the contract, per method or service
         "/tta.v1.SafetyService/AcknowledgeEscalation": {roles: [therapist]}
         "tta.v1.DiagnosticsService": {mode: required, permissions: [diagnostics.read]}
+      external_issuers:          # further trusted OIDC issuers, each with its own keys and claims mapping
+        - issuer: "https://login.example.org/realms/tta"
+          audience: "tta-gateway"
+          jwks: "https://login.example.org/realms/tta/protocol/openid-connect/certs"
+          subject_prefix: "kc:"            # default "ext:"; every issuer's prefix is its own
+          roles_claim: realm_access.roles  # default "roles"; a dotted path, a string or an array
+          role_map: {tta-therapists: therapist, tta-players: player}   # unmapped roles are dropped
+          permissions_claim: scope         # default none: no permissions from this issuer
+          clinical_claims: false           # default: tta_patients and tta_clearance are ignored
 
 ``enabled`` is true by default. Then ``issuer``, ``audience`` and ``jwks`` are required: start-up stops
 with the reason otherwise. ``enabled: false`` runs every door without identity, and the gateway logs a
 loud warning at start-up saying so.
+
+An external issuer needs ``issuer``, ``audience`` and ``jwks``; an issuer may be listed once (not also as
+``auth.issuer``), two external issuers may not share a ``subject_prefix``, and ``role_map`` may name only
+TTA's roles: each is refused when the settings are read, naming the entry. How a token's issuer is
+chosen and its claims mapped: ``gateway.identity.issuers`` and decision 0011.
 """
 
 from __future__ import annotations
@@ -24,13 +38,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from gateway.config._errors import Invalid
 from gateway.config._types import SERVICE_NAME, Section
-from gateway.identity.roles import DEFAULT_HIERARCHY, hierarchy_cycle
+from gateway.identity.issuers import DEFAULT_SUBJECT_PREFIX
+from gateway.identity.roles import DEFAULT_HIERARCHY, ROLES, hierarchy_cycle
 
-__all__ = ["AuthSettings", "MethodAuth"]
+__all__ = ["AuthSettings", "ExternalIssuer", "MethodAuth"]
 
 _METHOD_KEY = re.compile(rf"/{SERVICE_NAME}/[A-Za-z_]\w*|{SERVICE_NAME}", re.ASCII)
 
@@ -56,6 +71,59 @@ class MethodAuth(Section):
     permissions: tuple[str, ...] | None = None  # every one of them
 
 
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise Invalid(f"is not a TTA role ({', '.join(ROLES)})", show="before")
+    return role
+
+
+def _one_or_many(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+def _check_prefix(prefix: str) -> str:
+    # It becomes part of x-tta-subject, gRPC metadata: printable ASCII without spaces.
+    if len(prefix) > 64 or not all("!" <= c <= "~" for c in prefix):
+        raise Invalid("must be printable ASCII without spaces, at most 64 characters")
+    return prefix
+
+
+def _check_jwks(location: str) -> str:
+    if "://" in location and not location.startswith("https://"):
+        raise Invalid("is not a file path or an https:// URL (keys decide who gets in)", show="before")
+    return location
+
+
+def _check_claim(path: str) -> str:
+    if path != path.strip() or not path.strip("."):
+        raise Invalid("is not a claim name or a dotted path into the token (like realm_access.roles)")
+    return path
+
+
+TtaRoles = Annotated[
+    tuple[Annotated[str, AfterValidator(_check_role)], ...],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+]
+ClaimPath = Annotated[str, Field(min_length=1), AfterValidator(_check_claim)]
+
+
+class ExternalIssuer(Section):
+    """A further trusted token issuer (an OIDC identity provider): its own keys, audience and leeway,
+    and how its claims become TTA's (``gateway.identity.issuers.ClaimsMapping``)."""
+
+    issuer: Annotated[str, Field(min_length=1)]
+    audience: Annotated[str, Field(min_length=1)]
+    jwks: Annotated[str, Field(min_length=1), AfterValidator(_check_jwks)]
+    subject_claim: ClaimPath = "sub"
+    subject_prefix: Annotated[str, AfterValidator(_check_prefix)] = DEFAULT_SUBJECT_PREFIX
+    roles_claim: ClaimPath | None = "roles"
+    role_map: dict[Annotated[str, Field(min_length=1)], TtaRoles] = Field(default_factory=dict)
+    permissions_claim: ClaimPath | None = None
+    leeway_seconds: Annotated[float, Field(ge=0, le=300, allow_inf_nan=False)] | None = None  # auth's
+    clinical_claims: bool = False
+
+
 class AuthSettings(Section):
     enabled: bool = True
     issuer: Annotated[str, Field(min_length=1)] | None = None
@@ -65,12 +133,38 @@ class AuthSettings(Section):
     allow_hs256: bool = False
     role_hierarchy: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_HIERARCHY))
     methods: dict[MethodKey, MethodAuth] = Field(default_factory=dict)
+    external_issuers: tuple[ExternalIssuer, ...] = ()
 
     @model_validator(mode="after")
     def _no_cycle(self) -> AuthSettings:
         cycle = hierarchy_cycle(self.role_hierarchy)
         if cycle:
             raise Invalid(f"role_hierarchy: a role includes itself ({' -> '.join(cycle)})", show="none")
+        return self
+
+    @model_validator(mode="after")
+    def _issuers_distinct(self) -> AuthSettings:
+        """An issuer once (its tokens meet one set of keys and rules), and a subject prefix per issuer
+        (two issuers' accounts never become one subject)."""
+        issuers: dict[str, str] = {self.issuer: "auth.issuer"} if self.issuer is not None else {}
+        prefixes: dict[str, str] = {}
+        for i, entry in enumerate(self.external_issuers):
+            where = f"external_issuers[{i}]"
+            if entry.issuer in issuers:
+                raise Invalid(
+                    f"{where}.issuer: {entry.issuer!r} is already {issuers[entry.issuer]}; each issuer is"
+                    " listed once",
+                    show="none",
+                )
+            issuers[entry.issuer] = f"{where}.issuer"
+            if entry.subject_prefix in prefixes:
+                raise Invalid(
+                    f"{where}.subject_prefix: {entry.subject_prefix!r} is already"
+                    f" {prefixes[entry.subject_prefix]}; give each issuer its own prefix so that two"
+                    " issuers' accounts never become one subject",
+                    show="none",
+                )
+            prefixes[entry.subject_prefix] = f"{where}.subject_prefix"
         return self
 
     def for_method(self, path: str, service: str) -> MethodAuth:

@@ -14,6 +14,10 @@ The checks, in order (RFC 8725, "JSON Web Token Best Current Practices")::
     algorithm) ─► payload: a JSON object ─► ``iss`` (§3.8) ─► ``aud`` (§3.9) ─► not a refresh token
     (§3.12, TTA's ``type`` claim) ─► ``exp``, ``nbf``, ``iat`` with leeway ─► ``sub`` ─► claim types
 
+Everything up to the times is ``verify_signed`` and holds for every issuer; the last two steps are
+``read_claims``, TTA's own claims. A token of an external OIDC issuer passes the same
+``verify_signed`` and then that issuer's claims mapping instead (``gateway.identity.issuers``).
+
 Header members that point at keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are never followed: the keys
 come from the configured JWKS only. JSON with duplicate member names, ``NaN`` or ``Infinity`` is
 malformed (RFC 7519 §4, RFC 8259).
@@ -136,6 +140,16 @@ class Claims:
     kid: str  # the key that verified it
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token whose signature, issuer, audience, type and times are verified; its claims not yet read."""
+
+    payload: Mapping[str, Any]  # the whole payload, for the claims mapping; never logged
+    kid: str  # the key that verified it
+    expires_at: float  # exp
+    issued_at: float | None  # iat
+
+
 def parse_authorization(value: str | None) -> str | TokenProblem:
     """The token of an ``Authorization: Bearer <token>`` header (RFC 6750 §2.1).
 
@@ -163,7 +177,33 @@ def verify(
     now: float,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Claims | TokenProblem:
-    """Verify an access token; never raises for any string ``token``."""
+    """Verify an access token of TTA's own issuer; never raises for any string ``token``."""
+    verified = verify_signed(
+        token,
+        keys,
+        issuer=issuer,
+        audience=audience,
+        leeway_seconds=leeway_seconds,
+        now=now,
+        max_bytes=max_bytes,
+    )
+    return verified if isinstance(verified, TokenProblem) else read_claims(verified)
+
+
+def verify_signed(
+    token: str,
+    keys: KeySet,
+    *,
+    issuer: str,
+    audience: str,
+    leeway_seconds: float,
+    now: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Verified | TokenProblem:
+    """Every check that does not depend on whose claims these are: the size, the form, the signature
+    with the key's pinned algorithm, ``iss``, ``aud``, not a refresh token, and the times. What the
+    payload then says about the bearer is read by ``read_claims`` (TTA's claims) or by an external
+    issuer's claims mapping (``gateway.identity.issuers``). Never raises for any string ``token``."""
     if not token:
         return TokenProblem(Reason.MISSING, "the token is empty")
     # Before anything is decoded: a huge token costs one length check, nothing more.
@@ -210,12 +250,12 @@ def verify(
     payload = _loads_object(verified["payload"])
     if payload is None:
         return TokenProblem(Reason.MALFORMED, "the payload is not a JSON object")
-    return _check_claims(payload, kid, issuer=issuer, audience=audience, leeway=leeway_seconds, now=now)
+    return _check_registered(payload, kid, issuer=issuer, audience=audience, leeway=leeway_seconds, now=now)
 
 
-def _check_claims(
+def _check_registered(
     payload: Mapping[str, Any], kid: str, *, issuer: str, audience: str, leeway: float, now: float
-) -> Claims | TokenProblem:
+) -> Verified | TokenProblem:
     if payload.get("iss") != issuer:
         return TokenProblem(Reason.BAD_ISSUER, "iss is missing or not the configured issuer")
     aud = payload.get("aud")
@@ -241,6 +281,15 @@ def _check_claims(
             return TokenProblem(Reason.BAD_CLAIM, "iat is not a NumericDate")
         if iat > now + leeway:
             return TokenProblem(Reason.NOT_YET_VALID, f"iat is {iat - now:.0f} s ahead (leeway {leeway:g} s)")
+    return Verified(
+        payload=payload, kid=kid, expires_at=float(exp), issued_at=float(iat) if iat is not None else None
+    )
+
+
+def read_claims(verified: Verified) -> Claims | TokenProblem:
+    """TTA's own claims of a verified payload: ``sub``, ``roles``, ``permissions``, ``sid``,
+    ``tta_clearance``, ``tta_patients``, ``jti``, each of its documented type (decision 0009)."""
+    payload = verified.payload
     subject = payload.get("sub")
     if not isinstance(subject, str) or not subject:
         return TokenProblem(Reason.NO_SUBJECT, "sub is missing or not a non-empty string")
@@ -267,10 +316,26 @@ def _check_claims(
         clearance=optional[CLEARANCE_CLAIM],
         patients=patients,
         token_id=optional["jti"],
-        expires_at=float(exp),
-        issued_at=float(iat) if iat is not None else None,
-        kid=kid,
+        expires_at=verified.expires_at,
+        issued_at=verified.issued_at,
+        kid=verified.kid,
     )
+
+
+def unverified_issuer(token: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+    """The ``iss`` a token's payload states, read WITHOUT verifying anything, or None when the token is
+    too large, not three segments, its payload not a JSON object (duplicate members, ``NaN``: the same
+    parser as ``verify``) or ``iss`` not a string. Only for choosing which issuer's keys and rules then
+    verify the token (RFC 8725 §3.10: a received claim selects among configured things, nothing more);
+    that verification checks ``iss`` again, under the signature."""
+    if len(token) > max_bytes or not token.isascii():
+        return None
+    segments = token.split(".")
+    if len(segments) != 3 or not segments[1]:
+        return None
+    payload = _json_object(segments[1])
+    issuer = payload.get("iss") if payload is not None else None
+    return issuer if isinstance(issuer, str) else None
 
 
 def _is_time(value: object) -> TypeGuard[float]:

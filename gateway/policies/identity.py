@@ -16,6 +16,13 @@ dropped by the metadata step before this one runs.
 Tokens are verified by ``gateway.identity`` (RFC 8725; decision 0009) against the keys of a
 ``KeySource``; a verified token is cached by digest until it expires, and a token naming a key the set
 lacks triggers one rate-limited refresh of the key set (a rotation is picked up without a restart).
+
+Besides TTA's own issuer the step may trust external OIDC issuers (``auth.external_issuers``;
+decision 0011). A token's unverified ``iss`` chooses the issuer; that issuer's own ``KeySource``,
+audience, leeway and claims mapping verify it (``gateway.identity.issuers``), so one issuer's keys
+never verify another's tokens, and each issuer's unknown-kid refresh is its own. Whichever issuer
+signed it, the token becomes the same ``Principal`` and meets the same roles, permissions, denylist
+and ownership checks: nothing after this step knows or cares which issuer it was.
 A token whose ``jti`` is on the denylist (``gateway.state.denylist``: logout, admin revocation) is
 refused as revoked; a denylist that cannot be asked refuses the call (UNAVAILABLE), never lets it by.
 Neither the token nor what was wrong with it in detail reaches a client or a log line.
@@ -25,7 +32,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import grpc
 import redis
@@ -35,13 +43,22 @@ from gateway.chain.chain import Step
 from gateway.config import MethodAuth
 from gateway.errors import Refused
 from gateway.identity.cache import VerifiedTokens
+from gateway.identity.issuers import Issuer, choose
 from gateway.identity.roles import DEFAULT_HIERARCHY, expand_roles
 from gateway.identity.source import KeySource
-from gateway.identity.tokens import Claims, Reason, TokenProblem, parse_authorization
+from gateway.identity.tokens import DEFAULT_MAX_BYTES, Claims, Reason, TokenProblem, parse_authorization
 from gateway.routes import AuthMode, Route
 from gateway.state.denylist import Denylist
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Trusted:
+    """One trusted issuer as the step uses it: its rules and where its keys come from."""
+
+    rules: Issuer
+    source: KeySource
 
 
 class Identity(Step):
@@ -54,6 +71,7 @@ class Identity(Step):
         issuer: str,
         audience: str,
         leeway_seconds: float,
+        external: Sequence[Trusted] = (),
         cache: VerifiedTokens | None = None,
         denylist: Denylist | None = None,
         hierarchy: Mapping[str, Iterable[str]] = DEFAULT_HIERARCHY,
@@ -67,6 +85,14 @@ class Identity(Step):
         self.issuer = issuer
         self.audience = audience
         self.leeway_seconds = leeway_seconds
+        self.external = tuple(external)
+        self.primary = Trusted(Issuer(issuer, audience, leeway_seconds), source)
+        trusted: dict[str, Trusted] = {}
+        for entry in (self.primary, *self.external):
+            if entry.rules.issuer in trusted:
+                raise ValueError("each trusted issuer may be listed once")  # config refuses it first
+            trusted[entry.rules.issuer] = entry
+        self.trusted: Mapping[str, Trusted] = trusted
         self.cache = cache if cache is not None else VerifiedTokens()
         self.denylist = denylist
         self.hierarchy = hierarchy
@@ -91,6 +117,7 @@ class Identity(Step):
             issuer=self.issuer,
             audience=self.audience,
             leeway_seconds=self.leeway_seconds,
+            external=self.external,
             cache=self.cache,  # one cache for every route: a token verified once is known everywhere
             denylist=self.denylist,
             hierarchy=self.hierarchy,
@@ -130,32 +157,45 @@ class Identity(Step):
         if isinstance(token, TokenProblem):
             raise self._refused(token)
         now = self.clock()
-        result = self.cache.verify(
-            token,
-            self.source.keys,
-            issuer=self.issuer,
-            audience=self.audience,
-            leeway_seconds=self.leeway_seconds,
-            now=now,
-        )
+        claims = self.cache.recall(token, now, self._fingerprint, max_bytes=DEFAULT_MAX_BYTES)
+        if claims is None:
+            claims = await self._verify_new(token, now)
+        if claims.token_id and self.denylist is not None:  # every issuer's tokens, one denylist
+            await _check_not_revoked(self.denylist, claims.token_id, now)
+        return claims
+
+    def _fingerprint(self, origin: Hashable) -> str | None:
+        """The cache's question: the key set an issuer has now (a rotation ends its cached tokens)."""
+        trusted = self.trusted.get(origin) if isinstance(origin, str) else None
+        return trusted.source.keys.fingerprint if trusted is not None else None
+
+    async def _verify_new(self, token: str, now: float) -> Claims:
+        """A token not in the cache: its issuer chosen by its (unverified) ``iss``, then verified with
+        that issuer's keys and rules only, and remembered once it verified."""
+        trusted = choose(token, self.trusted, self.primary)
+        if isinstance(trusted, TokenProblem):
+            raise self._refused(trusted)
+        keys = trusted.source.keys
+        result = trusted.rules.verify(token, keys, now=now)
         if (
             isinstance(result, TokenProblem)
             and result.reason is Reason.UNKNOWN_KID
             and result.kid is not None
-            and await self.source.refresh_for_kid(result.kid, now)
+            and await trusted.source.refresh_for_kid(result.kid, now)  # this issuer's keys, no other's
         ):
-            result = self.cache.verify(
-                token,
-                self.source.keys,
-                issuer=self.issuer,
-                audience=self.audience,
-                leeway_seconds=self.leeway_seconds,
-                now=self.clock(),
-            )
+            keys = trusted.source.keys
+            now = self.clock()
+            result = trusted.rules.verify(token, keys, now=now)
         if isinstance(result, TokenProblem):
             raise self._refused(result)
-        if result.token_id and self.denylist is not None:
-            await _check_not_revoked(self.denylist, result.token_id, now)
+        # Remembered as mapped: a hit answers exactly what this verification did.
+        self.cache.remember(
+            token,
+            result,
+            origin=trusted.rules.issuer,
+            basis=keys.fingerprint,
+            leeway_seconds=trusted.rules.leeway_seconds,
+        )
         return result
 
     @staticmethod
