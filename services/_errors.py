@@ -25,6 +25,8 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from services import _caller
+
 __all__ = [
     "Context",
     "ServiceError",
@@ -108,6 +110,13 @@ def aborted(
     return ServiceError(grpc.StatusCode.ABORTED, message, (info,))
 
 
+def not_owner(kind: str) -> ServiceError:
+    """``PERMISSION_DENIED`` (HTTP 403) with ``ErrorInfo`` reason ``NOT_OWNER``, the gateway's own
+    answer when a request names another player: a player reaches only their own records."""
+    info = error_details_pb2.ErrorInfo(reason="NOT_OWNER", domain="tta.v1")
+    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, f"You can only reach your own {kind}.", (info,))
+
+
 def unauthenticated(message: str) -> ServiceError:
     """``UNAUTHENTICATED``: credentials or tokens were missing, unknown, revoked or expired."""
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, message)
@@ -127,6 +136,7 @@ def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(method)
         async def streaming(self: Any, request: Any, context: Context) -> AsyncIterator[Any]:
+            _caller.CURRENT.set(_caller.caller(context))
             try:
                 async for response in method(self, request, context):
                     yield response
@@ -137,6 +147,7 @@ def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     async def unary(self: Any, request: Any, context: Context) -> Any:
+        _caller.CURRENT.set(_caller.caller(context))  # this call's own task: no reset needed
         try:
             return await method(self, request, context)
         except ServiceError as err:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import grpc
 from tta.v1 import character_pb2, character_pb2_grpc
 
-from services._errors import Context, already_exists, invalid_argument, not_found, require, translate_errors
+from services._caller import may_reach
+from services._errors import (
+    Context,
+    already_exists,
+    invalid_argument,
+    not_found,
+    not_owner,
+    require,
+    translate_errors,
+)
 from services._masks import mask_paths
 from services._paging import paginate
 from services.state import World, timestamp
@@ -140,6 +149,8 @@ class CharacterServicer(character_pb2_grpc.CharacterServiceServicer):
         require("character_id", request.character_id)
         if request.character_id not in self._world.characters:
             raise not_found("character", request.character_id)
+        if not may_reach((self._world.characters[request.character_id].player_id,)):
+            raise not_owner("characters")
         self._world.retired_characters.add(request.character_id)
         return character_pb2.DeleteCharacterResponse(character_id=request.character_id)
 

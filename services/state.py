@@ -38,7 +38,8 @@ from tta.v1 import (
 
 from gateway.state.denylist import Denylist, MemoryDenylist
 from services import _seed
-from services._errors import not_found, require
+from services._caller import may_reach
+from services._errors import not_found, not_owner, require
 from services._issuer import Issuer
 
 __all__ = ["PlayerRecord", "SignIn", "Topic", "World", "timestamp"]
@@ -210,13 +211,20 @@ class World:
         """The session ``session_id``."""
         require(field_name, session_id)
         try:
-            return self.sessions[session_id]
+            session = self.sessions[session_id]
         except KeyError:
             raise not_found("session", session_id) from None
+        people = (p.participant_id for p in self.participants.get(session_id, ()))
+        if not may_reach((session.player_id, *people)):
+            raise not_owner("sessions")
+        return session
 
     def get_character(self, character_id: str, field_name: str = "character_id") -> character_pb2.Character:
         """The live (not retired) character ``character_id``."""
         require(field_name, character_id)
         if character_id in self.retired_characters or character_id not in self.characters:
             raise not_found("character", character_id)
-        return self.characters[character_id]
+        character = self.characters[character_id]
+        if not may_reach((character.player_id,)):
+            raise not_owner("characters")
+        return character
