@@ -129,7 +129,18 @@ class Identity(Step):
         )
 
     async def before(self, call: Call) -> Reply | None:
-        header = next((v for k, v in call.metadata if k == "authorization" and isinstance(v, str)), None)
+        headers = [v for k, v in call.metadata if k == "authorization"]
+        if len(headers) > 1:
+            # RFC 6750 §3.1 invalid_request: the gateway would verify one value while an upstream
+            # that reads Authorization (the AuthService) might read another.
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Send one Authorization header, not several.",
+                reason="AUTHORIZATION_REPEATED",
+                field="authorization",
+                info={"bearer_error": "invalid_request"},
+            )
+        header = headers[0] if headers and isinstance(headers[0], str) else None
         if header is None and self.mode is AuthMode.OPTIONAL:
             return None
         principal = await self.authenticate(header)

@@ -186,6 +186,23 @@ async def test_the_verified_subject_reaches_the_upstream_never_a_callers_own(wor
         assert out.messages[0]["player"]["displayName"] == "pl_alice|player"
 
 
+async def test_two_authorization_values_are_refused_alike_on_every_door(world: World) -> None:
+    """RFC 6750 §3.1 invalid_request: the gateway verifies one token; an upstream that reads the header
+    itself must not be handed another."""
+    mine, other = world.token(sub="pl_alice"), world.token(sub="pl_mallory")
+    outcomes = []
+    for door in world.doors.values():
+        out = await door.get_player("pl_alice", metadata=[*_auth(mine), *_auth(other)])
+        assert out.code == 3, out
+        assert out.detail("google.rpc.ErrorInfo")["reason"] == "AUTHORIZATION_REPEATED"
+        assert out.detail("google.rpc.BadRequest")["fieldViolations"][0]["field"] == "authorization"
+        if out.http_status is not None:
+            assert out.http_status == 400
+        outcomes.append((out.code, out.message, out.details))
+    assert outcomes[0] == outcomes[1]
+    assert world.upstream.calls.get(GET_PLAYER, 0) == 0
+
+
 async def test_a_principal_without_the_methods_role_is_denied(world: World) -> None:
     token = world.token(roles=["researcher"])
     for door in world.doors.values():
