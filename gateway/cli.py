@@ -97,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p_token.add_argument("--sub", required=True, help="the subject: a player, staff or service id")
     p_token.add_argument("--role", action="append", default=[], help="a role (repeatable)")
     p_token.add_argument("--permission", action="append", default=[], help="a permission (repeatable)")
-    p_token.add_argument("--ttl", type=float, default=900.0, help="seconds until it expires (default 900)")
+    p_token.add_argument(
+        "--ttl", type=_positive_seconds, default=900.0, help="seconds until it expires (default 900)"
+    )
     p_token.add_argument("--issuer", default=DEMO_ISSUER, help=f"iss (default {DEMO_ISSUER}, the demo's)")
     p_token.add_argument("--audience", default=DEMO_AUDIENCE, help=f"aud (default {DEMO_AUDIENCE})")
     p_token.add_argument(
@@ -107,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
         help="a player on a therapist's caseload (tta_patients; repeatable)",
     )
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 and at most a year (31622400)")
+    return value
 
 
 def _demo_keys() -> Path:
@@ -133,6 +145,7 @@ def _keys(out: Path, alg: str, *, quiet: bool = False) -> None:
 
 
 def _token(args: argparse.Namespace) -> None:
+    import secrets
     import time
 
     from cryptography.hazmat.primitives import serialization
@@ -151,7 +164,14 @@ def _token(args: argparse.Namespace) -> None:
         raise ConfigError(f"--key {key}: not a readable PEM private key ({type(exc).__name__})") from None
     alg = {"OKP": "EdDSA", "EC": "ES256", "RSA": "RS256"}
     jwk = public_jwk(private.public_key())
-    claims: dict[str, Any] = {"iss": args.issuer, "aud": args.audience, "sub": args.sub, "roles": args.role}
+    claims: dict[str, Any] = {
+        "iss": args.issuer,
+        "aud": args.audience,
+        "sub": args.sub,
+        "roles": args.role,
+        "type": "access",
+        "jti": secrets.token_urlsafe(16),  # so a denylist can revoke it like the AuthService's
+    }
     if args.permission:
         claims["permissions"] = args.permission
     if args.patient:

@@ -9,7 +9,7 @@
       allow_hs256: false         # an "oct" key in the JWKS: development only
       role_hierarchy:            # a role includes others (this is the default)
         clinical_supervisor: [therapist]
-        admin: [clinical_supervisor, moderator]
+        admin: [moderator]            # platform operations, not clinical (decision 0012)
       methods:                   # operator overrides of the contract, per method or service
         "/tta.v1.SafetyService/AcknowledgeEscalation": {roles: [therapist]}
         "tta.v1.DiagnosticsService": {mode: required, permissions: [diagnostics.read]}
