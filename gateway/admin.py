@@ -35,6 +35,7 @@ import grpc
 import orjson
 import uvicorn
 
+from gateway.config.websocket import WebSocketSettings
 from gateway.doors._http_responses import ASGIApp, Receive, Scope, Send, answer_lifespan
 from gateway.errors import ConfigError, GatewayError
 from gateway.telemetry.metrics import GatewayMetrics
@@ -226,12 +227,29 @@ class _ErrorRecorder(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _ws_options(settings: WebSocketSettings) -> dict[str, Any]:
+    """uvicorn's WebSocket options from the ``websocket`` settings (0 turns pings off)."""
+    return {
+        "ws_max_size": settings.max_message_bytes,
+        "ws_ping_interval": settings.ping_interval_seconds or None,
+        "ws_ping_timeout": settings.ping_timeout_seconds or None,
+        "ws_per_message_deflate": settings.per_message_deflate,
+    }
+
+
 class AdminServer:
     """Serves an ASGI app with uvicorn as a task of the running event loop: httptools (HTTP/1.1), or
     with ``http2`` zttp, which also speaks cleartext HTTP/2 to a client that opens with its preface."""
 
     def __init__(
-        self, app: ASGIApp, host: str, port: int, name: str = "admin", *, http2: bool = False
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        name: str = "admin",
+        *,
+        http2: bool = False,
+        websocket: WebSocketSettings | None = None,
     ) -> None:
         self.name = name  # the settings section, named in a bind failure
         self.host = host
@@ -255,7 +273,11 @@ class AdminServer:
             # http.response.trailers extension (on its HTTP/2 side); it is alpha, so opt-in. H2cProtocol
             # is what uvicorn's `http="zttp", http2=True` selects, with a fix (see gateway._h2c).
             http=protocol,
-            ws="none",
+            # The WebSocket door's engine (decision 0015): websockets' sans-I/O core, which does the
+            # framing, size limit (closing 1009), ping/pong and keepalive timeout. Not uvicorn's
+            # "websockets" (the library's deprecated legacy server).
+            ws="websockets-sansio" if websocket is not None and websocket.enabled else "none",
+            **(_ws_options(websocket) if websocket is not None else {}),
             server_header=False,
             # A scrape in progress gets this long at shutdown; the gateway's grace period is the bound.
             timeout_graceful_shutdown=5,

@@ -30,6 +30,7 @@ from gateway.config.auth import AuthSettings, ExternalIssuer
 from gateway.descriptors import load_descriptors
 from gateway.doors.grpc_door import GrpcDoor
 from gateway.doors.http_door import HttpDoor
+from gateway.doors.ws_door import WsDoor
 from gateway.errors import ConfigError, GatewayError, Refused
 from gateway.identity.issuers import ClaimsMapping, Issuer
 from gateway.identity.source import KeySource, SourceStatus
@@ -118,9 +119,18 @@ class Gateway:
             settings.admin.port,
         )
         self.admin_port = 0
-        self.http_door = HttpDoor(self.current, settings.http)
+        # The WebSocket door shares the HTTP door's listener: uvicorn hands it the upgrades.
+        self.ws_door = WsDoor(self.current, settings.websocket, settings.http)
+        self.http_door = HttpDoor(
+            self.current, settings.http, self.ws_door if settings.websocket.enabled else None
+        )
         self.http = AdminServer(
-            self.http_door, settings.http.host, settings.http.port, name="http", http2=settings.http.http2
+            self.http_door,
+            settings.http.host,
+            settings.http.port,
+            name="http",
+            http2=settings.http.http2,
+            websocket=settings.websocket,
         )
         self.http_port = 0
         self._stopping = False
@@ -387,6 +397,9 @@ class Gateway:
         # call still in flight is answered UNAVAILABLE on its own door (an in-band item on an HTTP
         # stream that has started: never a truncated body).
         closing = asyncio.get_running_loop().call_later(max(grace - 0.2, 0.0), self._close_doors)
+        # WebSocket connections live for as long as their clients like: they are told to go (1001,
+        # reconnect elsewhere) at once, within the grace period, before uvicorn would close them 1012.
+        await self.ws_door.close(max(min(grace - 0.2, 2.0), 0.1))
         try:
             await asyncio.gather(
                 self.http.stop(grace),

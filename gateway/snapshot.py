@@ -2,8 +2,8 @@
 
 Start-up and reload both call ``build_snapshot``: descriptors → descriptor pool → route table (with each
 route's field plan) → compiled chains (one ``RoutePlan`` per route) → the HTTP router and its targets →
-OpenAPI and the docs page → what reflection describes → the log redactor. Everything is validated
-before anything is swapped; a problem raises ``ConfigError`` naming it, and the running snapshot stays.
+the WebSocket paths → OpenAPI and the docs page → what reflection describes → the log redactor.
+Everything is validated before anything is swapped; a problem raises ``ConfigError`` naming it, and the running snapshot stays.
 ``Current.swap`` then installs the new snapshot with one reference assignment, so a call sees either the
 old snapshot or the new one, never half of each (STYLE: compile once, freeze, then serve).
 
@@ -31,6 +31,7 @@ from gateway.api_docs import build_openapi, docs_page
 from gateway.chain.chain import Plans, Step, compile_plans
 from gateway.config import Settings
 from gateway.descriptors import build_pool
+from gateway.doors._ws_routes import WsTarget, compile_ws_routes
 from gateway.doors.http_door import HttpTarget
 from gateway.errors import ConfigError
 from gateway.routes import RouteTable, compile_routes
@@ -79,6 +80,7 @@ class Snapshot:
     documents: Mapping[str, tuple[bytes, bytes]]  # path → (body, content type): /openapi.json, /docs
     reflection_names: tuple[str, ...]
     redactor: Redactor
+    ws_router: Router[WsTarget]  # the WebSocket door's paths (the contracts' websocket option)
 
     def summary(self) -> str:
         return (
@@ -129,6 +131,7 @@ def build_snapshot(
         router = _compile_router(bindings, plans, pool)
     except ValueError as exc:
         raise ConfigError(f"http routes: {exc}") from exc
+    ws_router = compile_ws_routes(table, plans, pool, router, [b.template for b in bindings])
     try:
         openapi = build_openapi(bindings, table, pool, fds, settings.http.json_use_proto_names)
     except ValueError as exc:
@@ -139,7 +142,7 @@ def build_snapshot(
     }
     names = _reflection_names(pool, table)
     redactor = Redactor(fds, settings.log.redact_keys, _salt(settings))
-    return Snapshot(fds, pool, table, bindings, plans, router, documents, names, redactor)
+    return Snapshot(fds, pool, table, bindings, plans, router, documents, names, redactor, ws_router)
 
 
 _PROCESS_SALT = secrets.token_bytes(16)

@@ -43,7 +43,7 @@ class Door(enum.Enum):
 
     GRPC = "grpc"
     HTTP = "http"
-    WEBSOCKET = "ws"
+    WEBSOCKET = "websocket"
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from gateway.config.doors import AdminSettings, GrpcSettings, HttpSettings
 from gateway.config.runtime import RedisSettings, ShutdownSettings
 from gateway.config.telemetry import LogSettings, MetricsSettings, TracingSettings
 from gateway.config.upstreams import DESCRIPTOR_TAGS, DescriptorSource, UpstreamSettings, check_unambiguous
+from gateway.config.websocket import WebSocketSettings
 from gateway.errors import ConfigError
 
 __all__ = ["Settings"]
@@ -39,6 +40,7 @@ class Settings(Section):
     log: LogSettings = LogSettings()
     tracing: TracingSettings = TracingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
 
     @field_validator("upstreams")
     @classmethod

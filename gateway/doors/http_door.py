@@ -42,6 +42,7 @@ from gateway.chain.call import Call, Door
 from gateway.chain.chain import RoutePlan
 from gateway.config import HttpSettings
 from gateway.doors._http_responses import (
+    ASGIApp,
     Receive,
     Scope,
     Send,
@@ -129,9 +130,10 @@ def request_metadata(headers: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple
 class HttpDoor:
     """The ASGI application of the HTTP door, over the current snapshot."""
 
-    def __init__(self, current: Current, settings: HttpSettings) -> None:
+    def __init__(self, current: Current, settings: HttpSettings, websocket: ASGIApp | None = None) -> None:
         self.current = current
         self.settings = settings
+        self.websocket = websocket  # the WebSocket door, on the same listener (or None: refused)
         self.json = JsonOptions(
             use_proto_names=settings.json_use_proto_names, emit_unpopulated=settings.json_emit_unpopulated
         )
@@ -150,6 +152,12 @@ class HttpDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await answer_lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            if self.websocket is not None:
+                await self.websocket(scope, receive, send)
+            else:  # not served: refuse the handshake (ASGI: close before accept is a 403)
+                await send({"type": "websocket.close", "code": 1008})
             return
         if scope["type"] != "http":
             return
@@ -236,7 +244,11 @@ class HttpDoor:
                         "Accept admits none of application/x-ndjson, text/event-stream, application/json",
                         reason="NOT_ACCEPTABLE",
                     )
-            self._transcode(target, call, scope["tta.bindings"], body, scope.get("query_string", b""))
+            try:
+                self._transcode(target, call, scope["tta.bindings"], body, scope.get("query_string", b""))
+            except Refused:
+                await plan.admit(call)  # who is asking comes first: 401 before a 400 about the request
+                raise
             if fmt is None:
                 await self._unary(target, call, send, trailers)
             else:

@@ -261,3 +261,65 @@ class HttpClient:
     async def get_player(self, player_id: str, version: int = 1, metadata: Metadata = ()) -> Outcome:
         resp = await self.client.get(f"/api/v{version}/players/{player_id}", headers=_headers(metadata))
         return self._unary(resp)
+
+
+class WsClient:
+    """The WebSocket door with the ``websockets`` client (docs/websocket-protocol.md): the streaming
+    methods the contracts give a WebSocket path. Unary methods have none, so ``echo`` and
+    ``get_player`` cannot run here (the parity suite leaves those scenarios out for this door)."""
+
+    name = "websocket"
+
+    def __init__(self, base: str) -> None:
+        self.base = base  # ws://host:port
+
+    @staticmethod
+    def _headers(metadata: Metadata) -> list[tuple[str, str]]:
+        return [(k if k in _ALWAYS else f"Grpc-Metadata-{k}", v) for k, v in metadata]
+
+    async def _run(self, path: str, metadata: Metadata, frames: Sequence[str] = ()) -> Outcome:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed
+
+        async with connect(self.base + path, additional_headers=self._headers(metadata)) as ws:
+            md = {
+                k.lower(): v
+                for k, v in ws.response.headers.raw_items()
+                if k.lower() in ("x-request-id", "traceparent")
+            }
+            for item in frames:
+                await ws.send(item)
+            messages: list[dict[str, Any]] = []
+            try:
+                async with asyncio.timeout(10):
+                    async for raw in ws:
+                        value = json.loads(raw)
+                        if "headers" in value:
+                            md.update(value["headers"])
+                        elif "message" in value:
+                            messages.append(value["message"])
+                        elif "end" in value:
+                            md.update(value["end"].get("trailers", {}))
+                            return Outcome(0, "", [], messages, md)
+                        elif "error" in value:
+                            err = value["error"]
+                            md.update(value.get("trailers", {}))
+                            return Outcome(
+                                err["code"], err.get("message", ""), err.get("details", []), messages, md
+                            )
+            except ConnectionClosed:
+                pass
+        return Outcome(-1, f"closed {ws.close_code} without an end or error frame", [], messages, md)
+
+    async def echo(self, payload: bytes, metadata: Metadata = (), grpc_timeout: str | None = None) -> Outcome:
+        raise NotImplementedError("a unary method has no WebSocket path")
+
+    async def get_player(self, player_id: str, version: int = 1, metadata: Metadata = ()) -> Outcome:
+        raise NotImplementedError("a unary method has no WebSocket path")
+
+    async def watch(self, session_id: str, metadata: Metadata = ()) -> Outcome:
+        return await self._run(f"/ws/v1/sessions/{session_id}/room", metadata)
+
+    async def chat(self, session_id: str, texts: Sequence[str], metadata: Metadata = ()) -> Outcome:
+        frames = [*(json.dumps({"text": t}) for t in texts), json.dumps({"end": {}})]
+        return await self._run(f"/ws/v1/sessions/{session_id}/chat", metadata, frames)

@@ -210,7 +210,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         (
             {"TTA_GATEWAY__GRCP__PORT": "1"},
             "environment TTA_GATEWAY__GRCP__PORT: grcp: unknown key "
-            "(known keys: grpc, http, admin, redis, descriptors, upstreams, deadlines, auth, shutdown, log, tracing, metrics)",
+            "(known keys: grpc, http, admin, redis, descriptors, upstreams, deadlines, auth, shutdown, log, tracing, metrics, websocket)",
         ),
         (
             {"TTA_GATEWAY__UPSTREAMS": '[{"services": ["tta.v1.*"], "targets": ["localhost"]}]'},
