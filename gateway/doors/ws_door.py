@@ -457,6 +457,10 @@ class _Connection:
                 self._headers_frame(response.initial)
                 self._message_frame(response.payload)
                 return response.trailing
+            # The room log's seam (gateway/state/rooms.py, issue 10 items 4-5): on the room watch,
+            # the messages will come from RoomLog.subscribe(session_id, after_sequence) once the
+            # chain's before hooks have passed, each entry through the plan's response hooks, a Gap
+            # as a control frame; today they come from the upstream's WatchRoom.
             stream = await plan.stream(call)
             self._admit(call, token)
             self._headers_frame(await stream.headers())
