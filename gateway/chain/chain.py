@@ -167,6 +167,13 @@ class RoutePlan:
                 return reply  # type: ignore[no-any-return]
         return None
 
+    async def admit(self, call: Call) -> None:
+        """Only the ``before`` hooks (identity first), for a door about to refuse a request it could
+        not read: an unauthenticated caller hears 401 before anything about the request's shape, as a
+        gRPC caller does (its bytes are decoded only after identity). A step's reply is ignored."""
+        for hook, is_async in self._before_hooks:
+            await hook(call) if is_async else hook(call)
+
     # --- messages --------------------------------------------------------------------------------
 
     async def _request(self, call: Call, raw: bytes, message: Message | None = None) -> bytes | None:

@@ -203,6 +203,43 @@ async def test_two_authorization_values_are_refused_alike_on_every_door(world: W
     assert world.upstream.calls.get(GET_PLAYER, 0) == 0
 
 
+async def test_who_is_asking_comes_before_what_is_asked(world: World) -> None:
+    """A request the door cannot read, without a token: 401 on both doors, not a description of the
+    request's shape; with a token, the 400 (INVALID_ARGUMENT) naming the field."""
+    http = world.doors["http"]
+    assert isinstance(http, HttpClient)
+    anonymous = await http.client.get("/api/v1/players", params={"pageSize": "ten"})
+    assert anonymous.status_code == 401, anonymous.text
+    assert "pageSize" not in anonymous.text
+    token = world.token(sub="st_admin", roles=["admin"])
+    signed_in = await http.client.get(
+        "/api/v1/players", params={"pageSize": "ten"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert signed_in.status_code == 400, signed_in.text
+    grpc_door = world.doors["grpc"]
+    assert isinstance(grpc_door, GrpcClient)
+    with pytest.raises(grpc.aio.AioRpcError) as garbage:
+        await grpc_door.channel.unary_unary(GET_PLAYER)(b"\xff\xff\xff", timeout=10)
+    assert garbage.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_one_megabyte_token_is_refused_and_others_are_served(world: World) -> None:
+    """A 1 MiB bearer token: the gRPC transport refuses the headers before the gateway's code sees them
+    (RESOURCE_EXHAUSTED: grpc's 16 KiB hard limit on received metadata); the REST door's verifier
+    refuses it before decoding anything (401 TOKEN_TOO_LARGE: the limit is 8 KiB). Either way the
+    upstream is not called and the next caller is served."""
+    huge = [("authorization", "Bearer " + "a" * (1 << 20))]
+    expected = {"grpc": (8, None), "http": (16, 401)}
+    for name, door in world.doors.items():
+        out = await door.get_player("pl_alice", metadata=huge)
+        assert (out.code, out.http_status) == expected[name], (name, out.code, out.message[:200])
+        if name == "http":
+            assert out.detail("google.rpc.ErrorInfo")["reason"] == "TOKEN_TOO_LARGE"
+        served = await door.get_player("pl_alice", metadata=_auth(world.token()))
+        assert served.code == 0, (name, served)
+    assert world.upstream.calls.get(GET_PLAYER, 0) == 2  # only the two well-formed calls
+
+
 async def test_a_principal_without_the_methods_role_is_denied(world: World) -> None:
     token = world.token(roles=["researcher"])
     for door in world.doors.values():
