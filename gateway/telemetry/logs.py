@@ -163,6 +163,7 @@ def configure_logging(settings: LogSettings, redactor: Redactor, stream: TextIO 
     handler = _Handler(target)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(_client_faults_are_warnings)
+    handler.addFilter(_no_frame_dumps)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -188,6 +189,13 @@ def configure_logging(settings: LogSettings, redactor: Redactor, stream: TextIO 
             "(GRPC_VERBOSITY=ERROR before grpc is imported keeps them out)",
             tracing,
         )
+
+
+def _no_frame_dumps(record: logging.LogRecord) -> bool:
+    """The WebSocket engine (websockets, under uvicorn's ``uvicorn.error`` logger) logs every frame it
+    reads or writes at debug, bytes included: a player's message, or a token in a ``reauthenticate``
+    frame. Its debug lines are dropped, whatever the level; its warnings and errors pass."""
+    return not (record.levelno <= logging.DEBUG and f"{os.sep}websockets{os.sep}" in record.pathname)
 
 
 def _client_faults_are_warnings(record: logging.LogRecord) -> bool:

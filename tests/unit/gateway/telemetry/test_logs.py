@@ -791,3 +791,19 @@ def test_grpc_core_tracing_is_reported(
     if warned:
         assert warnings[0]["level"] == "warning"
         assert "GRPC_VERBOSITY=ERROR" in warnings[0]["msg"]
+
+
+def test_the_websocket_engines_frame_dumps_never_reach_the_log() -> None:
+    """websockets logs each frame's bytes at debug (a player's text, a reauthenticate token)."""
+    import logging
+    import os
+
+    from gateway.telemetry.logs import _no_frame_dumps
+
+    engine = os.path.join("site-packages", "websockets", "protocol.py")
+    frame = logging.LogRecord("uvicorn.error", logging.DEBUG, engine, 1, "< TEXT %r", ("secret",), None)
+    warning = logging.LogRecord("uvicorn.error", logging.WARNING, engine, 1, "closing", (), None)
+    ours = logging.LogRecord("gateway", logging.DEBUG, os.path.join("gateway", "x.py"), 1, "x", (), None)
+    assert not _no_frame_dumps(frame)
+    assert _no_frame_dumps(warning)
+    assert _no_frame_dumps(ours)
