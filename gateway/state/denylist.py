@@ -15,6 +15,10 @@ Two implementations of one protocol (``Denylist``), held to one contract (tests/
   worst (a message lost while the subscription reconnects; the whole memory is dropped then too).
   Keys: ``tta:denylist:{<jti>}`` (the hash tag keeps each key whole on Redis Cluster).
 
+Both tell listeners (``on_revoke``) of each revocation as it happens — the memory one at ``revoke``,
+the Redis one when the channel's message arrives, in every process — so a long-lived connection
+(the WebSocket door) holding a revoked token is ended at once rather than at the token's expiry.
+
 A Redis that cannot be reached fails closed for the call (the caller gets UNAVAILABLE from the identity
 step): a revoked token must never pass because the denylist was down.
 """
@@ -25,6 +29,7 @@ import asyncio
 import heapq
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -42,9 +47,35 @@ class Denylist(Protocol):
     async def is_revoked(self, jti: str, now: float) -> bool:
         """Whether ``jti`` is revoked (and not yet expired)."""
 
+    def on_revoke(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(jti)`` for each revocation from now on (so a long-lived connection holding
+        that token can be ended at once); returns the function that stops it."""
 
-class MemoryDenylist:
+
+Listener = Callable[[str], None]
+
+
+class _Listeners:
+    """Who is told of revocations: a listener that raises is logged, never stops the others."""
+
+    def __init__(self) -> None:
+        self._listeners: set[Listener] = set()
+
+    def on_revoke(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.add(listener)
+        return lambda: self._listeners.discard(listener)
+
+    def _tell(self, jti: str) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(jti)
+            except Exception:
+                log.exception("bug: a revocation listener failed")
+
+
+class MemoryDenylist(_Listeners):
     def __init__(self, capacity: int = 1_000_000) -> None:
+        super().__init__()
         self.capacity = capacity
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []  # (expires_at, jti): pruning in expiry order
@@ -65,16 +96,18 @@ class MemoryDenylist:
             self._expiry[jti] = expires_at
             heapq.heappush(self._heap, (expires_at, jti))
         self._prune(now)
+        self._tell(jti)
 
     async def is_revoked(self, jti: str, now: float) -> bool:
         expires_at = self._expiry.get(jti)
         return expires_at is not None and expires_at > now
 
 
-class RedisDenylist:
+class RedisDenylist(_Listeners):
     def __init__(
         self, client: redis.asyncio.Redis, *, cache_seconds: float = 1.0, cache_size: int = 100_000
     ) -> None:
+        super().__init__()
         self.client = client
         self.cache_seconds = cache_seconds
         self.cache_size = cache_size
@@ -130,7 +163,9 @@ class RedisDenylist:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             data = message.get("data")
-                            self.forget(data.decode() if isinstance(data, bytes) else str(data))
+                            jti = data.decode() if isinstance(data, bytes) else str(data)
+                            self.forget(jti)
+                            self._tell(jti)  # every process hears it, the revoking one too
             except (redis.RedisError, OSError) as exc:
                 log.warning("token denylist: revocation channel lost (%s); retrying", type(exc).__name__)
             finally:

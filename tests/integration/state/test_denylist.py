@@ -125,3 +125,34 @@ async def test_a_revocation_elsewhere_reaches_a_watching_process_before_its_memo
             await watching
         await issuer_client.aclose()
         await gateway_client.aclose()
+
+
+async def test_listeners_hear_of_a_revocation_in_this_process(redis_url: str) -> None:
+    """Memory: at revoke. Redis: when the channel's message reaches a watching process (another
+    instance revokes). A listener that raises does not stop the others."""
+    memory = MemoryDenylist()
+    heard: list[str] = []
+    stop = memory.on_revoke(heard.append)
+    memory.on_revoke(lambda jti: 1 / 0)  # a broken listener is logged, not fatal
+    now = time.time()
+    await memory.revoke("m1", now + 60, now)
+    stop()
+    await memory.revoke("m2", now + 60, now)
+    assert heard == ["m1"]
+
+    issuer_client, gateway_client = redis.asyncio.from_url(redis_url), redis.asyncio.from_url(redis_url)
+    issuer, gateway = RedisDenylist(issuer_client), RedisDenylist(gateway_client)
+    told = asyncio.Event()
+    jti = _jti()
+    gateway.on_revoke(lambda revoked: told.set() if revoked == jti else None)
+    watching = asyncio.create_task(gateway.watch())
+    try:
+        await asyncio.wait_for(gateway.subscribed.wait(), 5)
+        await issuer.revoke(jti, now + 300, now)
+        await asyncio.wait_for(told.wait(), 2)
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        await issuer_client.aclose()
+        await gateway_client.aclose()
