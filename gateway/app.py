@@ -38,9 +38,11 @@ from gateway.policies import builtin_steps
 from gateway.policies.anonymise import Anonymise
 from gateway.policies.identity import Identity, Trusted
 from gateway.policies.ownership import Ownership
+from gateway.policies.rooms import RoomFanout
 from gateway.routes import RouteTable, upstream_name
 from gateway.snapshot import REFLECTION_V1, Current, Snapshot, build_snapshot
 from gateway.state.denylist import Denylist, MemoryDenylist, RedisDenylist
+from gateway.state.rooms import MemoryRoomLog, RedisRoomLog, RoomLimits, RoomLog
 from gateway.telemetry.calls import Telemetry
 from gateway.telemetry.logs import access_log, configure_logging
 from gateway.telemetry.metrics import GatewayMetrics
@@ -95,7 +97,11 @@ class Gateway:
         for u in settings.upstreams:
             name = upstream_name(u)
             self.upstreams[name] = Upstream(name, u, options)
-        self.steps: tuple[Step, ...] = (*builtin_steps(settings.deadlines), *steps)
+        self.room_log, self._room_client = _room_log(settings)
+        # The fan-out is the first response hook: the log stores what the upstream said, and the steps
+        # after it (ownership, anonymise, ...) shape each reader's copy (gateway/policies/rooms.py).
+        rooms: tuple[Step, ...] = (RoomFanout(self.room_log),) if settings.websocket.room_log else ()
+        self.steps: tuple[Step, ...] = (*builtin_steps(settings.deadlines), *rooms, *steps)
         self.health = Health()
         # Publishing health and a reload's forgetting removed services take turns, so a publish that
         # began before a reload cannot set a removed service back to SERVING after it.
@@ -414,12 +420,32 @@ class Gateway:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        # After the sockets (closed 1001 above): their subscriptions end with the log.
+        await self.room_log.aclose()
+        if self._room_client is not None:
+            await self._room_client.aclose()
         if self._redis is not None:
             await self._redis.aclose()
         if self._denylist_client is not None:
             await self._denylist_client.aclose()
         self.telemetry.shutdown()
         log.info("gateway stopped")
+
+
+def _room_log(settings: Settings) -> tuple[RoomLog, redis.asyncio.Redis | None]:
+    """The process's one room log (decision 0014): Redis when ``redis.url`` is set, so every process
+    shares the rooms; else this process's memory. Its own client: the log needs bytes, and its pub/sub
+    reader holds one connection of the pool."""
+    ws = settings.websocket
+    limits = RoomLimits(
+        max_entries=ws.room_max_messages,
+        max_age_seconds=ws.room_max_age_seconds,
+        max_payload_bytes=ws.room_max_payload_bytes,
+    )
+    if not settings.redis.url:
+        return MemoryRoomLog(limits), None
+    client = redis.asyncio.from_url(settings.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0)
+    return RedisRoomLog(client, limits), client
 
 
 async def _open_external(index: int, entry: ExternalIssuer, auth: AuthSettings) -> Trusted:

@@ -14,6 +14,10 @@ connection may cost and who may open one::
       max_connections_per_ip: 100      # 0: no cap; beyond: closed 1013
       max_connections_per_user: 20     # 0: no cap; beyond: closed 1013
       per_message_deflate: false
+      room_log: true                   # the room and chat paths deliver from the gateway's room log
+      room_max_messages: 1000          # retained per room, for resume (same on every process)
+      room_max_age_seconds: 21600      # no message older than this is retained (6 h)
+      room_max_payload_bytes: 65536    # a stored message larger than this is refused
 
 Every bound is finite by default: a connection is a long-lived resource, and a gateway that lets one
 client hold unbounded queues or sockets is one slow or hostile client away from running out of memory.
@@ -52,6 +56,14 @@ class WebSocketSettings(Section):
     # Off by default: each compressed connection holds zlib state (tens of KiB), which dominates the
     # memory of an idle connection; chat messages are short.
     per_message_deflate: bool = False
+    # The room log (decision 0014): Redis when redis.url is set, else this process's memory. Every
+    # process of one deployment must use the same retention: it defines the window clients resume in.
+    # Off: no room step in the chain; the room and chat paths relay the upstream's streams, with the
+    # upstream's sequence numbers, as gRPC and REST do.
+    room_log: bool = True
+    room_max_messages: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    room_max_age_seconds: Annotated[float, Field(ge=1, le=30 * 86400, allow_inf_nan=False)] = 6 * 3600.0
+    room_max_payload_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 65_536
 
     @field_validator("allowed_origins")
     @classmethod

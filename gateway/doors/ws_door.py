@@ -35,7 +35,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +51,7 @@ from gateway.doors._http_responses import Receive, Scope, Send, header
 from gateway.doors._ws_routes import WS_METHOD, WsTarget
 from gateway.errors import GatewayError, Refused
 from gateway.routes import Arity
+from gateway.state.rooms import Gap
 from transcoder.codec import BindingError, JsonOptions, apply_bindings, parse_json_body, to_json
 from transcoder.query import apply_query, parse_query
 from transcoder.router import MatchKind
@@ -81,6 +82,27 @@ _HEADERS = frozenset({"authorization", "x-request-id", "traceparent", "tracestat
 _META_PREFIX = "grpc-metadata-"  # any other metadata, as the HTTP door reads it
 _KEY = re.compile(r"[0-9a-z_.-]+")
 _SHUTDOWN = "the gateway is shutting down; reconnect"
+
+
+class _Delivered(Protocol):
+    seq: int
+    payload: bytes | None  # the response message after the chain's hooks; None: dropped for this reader
+
+
+class _RoomSource(Protocol):
+    """A route's room step as the door uses it (gateway/policies/rooms.py): the door imports no policy."""
+
+    room_field: str
+
+    def serve(self, call: Call) -> None: ...
+
+    def appended(self, call: Call) -> int: ...
+
+    def take_position(self, request: Message) -> int: ...
+
+    async def head(self, room: str) -> int: ...
+
+    def follow(self, call: Call, room: str, after: int) -> AsyncGenerator[_Delivered | Gap, None]: ...
 
 
 class _Authenticator(Protocol):
@@ -367,6 +389,8 @@ class _Connection:
         self.admitted: str | None = None  # the subject counted against the per-user cap
         self.decided = asyncio.Event()  # the chain has decided who is calling (a renewal waits for it)
         self.streams = target.plan.route.arity in (Arity.STREAM_STREAM, Arity.STREAM_UNARY)
+        self.position = 0  # a room path: the sequence of the last entry sent to the client
+        self.moved = asyncio.Event()  # set when ``position`` moves
 
     # --- ending ------------------------------------------------------------------------------------
 
@@ -444,23 +468,22 @@ class _Connection:
         """The call through the chain, its answers queued for the client; the trailing metadata."""
         plan = self.target.plan
         stream: ResponseStream | None = None
-        if self.streams:
-            call.requests = self._request_stream()
-        else:
-            message = self._initial_request()
-            call.request_message = message
-            call.request = message.SerializeToString()
+        source = self._room_source()
         try:
+            if source is not None:
+                return await self._serve_room(call, token, source)
+            if self.streams:
+                call.requests = self._request_stream()
+            else:
+                message = self._initial_request()
+                call.request_message = message
+                call.request = message.SerializeToString()
             if plan.route.arity is Arity.STREAM_UNARY:
                 response = await plan.unary(call)
                 self._admit(call, token)
                 self._headers_frame(response.initial)
                 self._message_frame(response.payload)
                 return response.trailing
-            # The room log's seam (gateway/state/rooms.py, issue 10 items 4-5): on the room watch,
-            # the messages will come from RoomLog.subscribe(session_id, after_sequence) once the
-            # chain's before hooks have passed, each entry through the plan's response hooks, a Gap
-            # as a control frame; today they come from the upstream's WatchRoom.
             stream = await plan.stream(call)
             self._admit(call, token)
             self._headers_frame(await stream.headers())
@@ -479,6 +502,135 @@ class _Connection:
                 stream.cancel()
             self.ending = self.ending or over.ending
             raise asyncio.CancelledError from None
+
+    # --- rooms: delivered from the room log (issue 10 items 4-5, decision 0014) ----------------------
+
+    def _room_source(self) -> _RoomSource | None:
+        """The route's room step, when the chain has one (``websocket.room_log``): found by name on the
+        plan, as the identity step is, so the door imports no policy."""
+        step: Any = next((s for s in self.target.plan.steps if s.name == "rooms"), None)
+        return step if step is not None and hasattr(step, "follow") else None
+
+    async def _serve_room(self, call: Call, token: str | None, source: _RoomSource) -> Metadata:
+        """A room or chat path whose messages come from the room log, not from the upstream's stream.
+
+        The upstream call is still made, through the whole chain: it is the access check (the service
+        that owns the session says whether this caller may watch or talk in it; its refusal reaches
+        the client as on the other doors) and, on the chat path, the way client messages are posted.
+        Only once its headers came (the service accepted the caller for the room) does the door
+        follow the log. On the room path the upstream's watch is then cancelled: one check per
+        connection, no upstream stream per socket. On the chat path the upstream's responses are
+        appended to the log by the chain's room step and dropped there; the door drains them, and
+        when the upstream ends the call it delivers up to the last message the call appended first.
+        """
+        plan = self.target.plan
+        room = dict(self.bindings).get(source.room_field, "")
+        after = self._query_position()
+        gate = asyncio.Event()  # the upstream gets no client message before the position is taken
+        if self.streams:
+            call.requests = self._request_stream(gate)
+        else:
+            message = self._initial_request()
+            after = source.take_position(message) or after
+            call.request_message = message
+            call.request = message.SerializeToString()
+        if not 0 <= after < 2**53:
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "after_sequence is a whole number, 0 or more",
+                field="after_sequence",
+            )
+        source.serve(call)
+        stream: ResponseStream | None = None
+        tasks: list[asyncio.Future[None]] = []
+        try:
+            stream = await plan.stream(call)
+            self._admit(call, token)
+            if not after:  # from now on; taken before this client's first message can be posted
+                after = await source.head(room)
+            gate.set()
+            self._headers_frame(await stream.headers())  # the service accepted the caller for the room
+            if not self.streams:
+                stream.cancel()  # the access check is done; the log delivers
+            self.position = after
+            deliver = asyncio.ensure_future(self._follow(call, source, room, after))
+            tasks.append(deliver)
+            if not self.streams:
+                await deliver  # ends only by an error or the connection's end
+                return ()
+            drain = asyncio.ensure_future(self._drain(stream))
+            tasks.append(drain)
+            await asyncio.wait({deliver, drain}, return_when=asyncio.FIRST_COMPLETED)
+            if deliver.done():
+                deliver.result()
+            drain.result()  # the upstream's own error, if it ended with one
+            await self._delivered_up_to(source.appended(call), deliver)
+            return stream.trailing
+        except BaseException:
+            if stream is not None:
+                stream.cancel()
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _follow(self, call: Call, source: _RoomSource, room: str, after: int) -> None:
+        """Each entry of the room after ``after`` as a frame stamped with its sequence; a gap as a
+        control frame (never a silent hole). Through the bounded send queue: a client that cannot keep
+        up is closed, and comes back with its last sequence."""
+        async with contextlib.aclosing(source.follow(call, room, after)) as items:
+            async for item in items:
+                if isinstance(item, Gap):
+                    gap = {
+                        "after": item.after,
+                        "firstAvailable": item.first_available,
+                        "missed": item.missed,
+                        "reason": item.reason.value,
+                    }
+                    self._push({"type": "websocket.send", "text": orjson.dumps({"gap": gap}).decode()})
+                    self.position = item.first_available - 1
+                else:
+                    if item.payload is not None:  # None: a step dropped it for this reader
+                        self._message_frame(item.payload, item.seq)
+                    self.position = item.seq
+                self.moved.set()
+
+    async def _drain(self, stream: ResponseStream) -> None:
+        """Read the upstream's chat stream: the chain's room step appends each message and drops it."""
+        async for _ in stream:
+            pass
+
+    async def _delivered_up_to(self, seq: int, deliver: asyncio.Future[None]) -> None:
+        """Wait (bounded) until the client has been sent everything up to ``seq``: a chat call that ends
+        still delivers the messages it posted."""
+        try:
+            async with asyncio.timeout(_FLUSH_TIMEOUT):
+                while self.position < seq and not deliver.done():
+                    self.moved.clear()
+                    moved: asyncio.Future[Any] = asyncio.ensure_future(self.moved.wait())
+                    await asyncio.wait({moved, deliver}, return_when=asyncio.FIRST_COMPLETED)
+                    moved.cancel()
+        except TimeoutError:
+            pass
+        if deliver.done():
+            deliver.result()
+
+    def _query_position(self) -> int:
+        """``?after_sequence=N``: resume after the room sequence N (0 or absent: from now on)."""
+        values = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(
+            "after_sequence"
+        )
+        if not values:
+            return 0
+        try:
+            return int(values[-1])
+        except ValueError:
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "after_sequence is a whole number, 0 or more",
+                field="after_sequence",
+            ) from None
 
     def _admit(self, call: Call, token: str | None) -> None:
         """The per-user cap, once the chain knows the user; then the token's expiry is watched."""
@@ -520,7 +672,8 @@ class _Connection:
         if headers:
             self._push({"type": "websocket.send", "text": orjson.dumps({"headers": headers}).decode()})
 
-    def _message_frame(self, payload: bytes) -> None:
+    def _message_frame(self, payload: bytes, seq: int | None = None) -> None:
+        """One response message; ``seq``: its room sequence, stamped on the frame (``"seq"``)."""
         if self.binary:  # pass-through: the upstream's bytes as they came (principle 3)
             self._push({"type": "websocket.send", "bytes": payload})
             return
@@ -530,7 +683,8 @@ class _Connection:
             raise GatewayError(
                 f"upstream answered bytes that are not a {self.target.plan.route.output_type}"
             ) from exc
-        text = b'{"message":' + to_json(message, self.door.json) + b"}"
+        text = b'{"message":' + to_json(message, self.door.json)
+        text += b"}" if seq is None else b',"seq":' + str(seq).encode() + b"}"
         self._push({"type": "websocket.send", "text": text.decode()})
 
     async def _write(self) -> None:
@@ -686,8 +840,11 @@ class _Connection:
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
         return message
 
-    async def _request_stream(self) -> AsyncIterator[bytes]:
-        """The call's request stream: what the reader queued, until ``{"end": {}}``."""
+    async def _request_stream(self, gate: asyncio.Event | None = None) -> AsyncIterator[bytes]:
+        """The call's request stream: what the reader queued, until ``{"end": {}}``; not before
+        ``gate`` is set."""
+        if gate is not None:
+            await gate.wait()
         while True:
             item = await self.requests.get()
             if item is _END:
