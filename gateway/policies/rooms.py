@@ -211,7 +211,16 @@ class _Append(_Source):
     """SendMessage: the accepted message goes into the log; the response carries the log's sequence."""
 
     async def on_response(self, call: Call, view: MessageView) -> None:
-        response: Any = view.message
+        serving = self.name in call.values  # delivered from the log: the reader gets it from there
+        try:
+            response: Any = view.message
+        except Refused:
+            # Not a message the fan-out can store. Relayed as it came (the gateway forwarded the
+            # upstream's bytes before this step existed; the fan-out fails no call but for the log);
+            # on a call delivered from the log it cannot be delivered, so the call fails instead.
+            if serving:
+                raise
+            return
         if not response.HasField("message"):
             return
         message = response.message
@@ -223,7 +232,7 @@ class _Append(_Source):
             seq = await self.log.append(message.session_id, stored.SerializeToString(), key=key)
         except RoomLogError as exc:
             raise room_error(exc) from None
-        if self.name in call.values:  # delivered from the log: the reader gets it from there
+        if serving:
             call.values[self.name] = max(self.appended(call), seq)
             view.drop()
             return
