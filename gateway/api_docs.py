@@ -88,6 +88,7 @@ def docs_page(openapi_json: bytes) -> bytes:
 code{{font-size:13px}}</style></head>
 <body><h1>{title}</h1>
 <p>{len(rows)} operations. The full contract: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<p>Chat over the WebSocket door from this browser: <a href="/docs/chat">/docs/chat</a> (a small demo client).</p>
 <table><thead><tr><th>Method</th><th>Path</th><th>Service</th><th>Summary</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table></body></html>
 """

@@ -213,7 +213,7 @@ def _ready_banner(gateway: Gateway, tokens: dict[str, str]) -> None:
         '      -H "Authorization: Bearer $TTA_PLAYER_TOKEN" -H "Content-Type: application/json" '
         '-d \'{"input": "hello"}\'',
         f"  API contract: http://127.0.0.1:{http}/openapi.json   docs page: /docs",
-        "  (WebSocket chat arrives with its own issue.)",
+        f"  browser chat over WebSocket (as pl_demo): http://127.0.0.1:{http}/docs/chat#token={tokens['player']}",
         "",
         "  Ctrl-C (SIGTERM) drains in-flight calls and stops; a second Ctrl-C stops at once.",
         "",

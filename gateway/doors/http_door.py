@@ -38,6 +38,7 @@ import grpc
 import orjson
 from google.protobuf.message import DecodeError, Message
 
+from gateway import chat_page
 from gateway.chain.call import Call, Door
 from gateway.chain.chain import RoutePlan
 from gateway.config import HttpSettings
@@ -173,6 +174,9 @@ class HttpDoor:
                 return
             send = with_headers(send, self.cors.response_headers(origin))
         snapshot = self.current.snapshot
+        if scope["method"] in ("GET", "HEAD") and scope["path"] in chat_page.ASSETS:
+            await chat_page.serve(scope, send)  # the demo's browser chat client, beside /docs
+            return
         if scope["method"] in ("GET", "HEAD") and scope["path"] in snapshot.documents:
             body, content_type = snapshot.documents[scope["path"]]
             await send(
