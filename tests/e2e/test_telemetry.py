@@ -147,8 +147,10 @@ async def test_metrics_count_the_traffic(demo: Demo, channel: grpc.aio.Channel) 
     for door, method in labelled:
         if door == "grpc":
             assert str(method).startswith("/tta.")
-        else:  # the HTTP door labels by route template, e.g. "GET /api/v1/players/{player_id}"
-            assert re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE) /api/v\d/[^?]*", str(method)), method
+        else:  # the HTTP and WebSocket doors label by route template, e.g. "GET /api/v1/players/{player_id}"
+            assert re.fullmatch(
+                r"(GET|POST|PUT|PATCH|DELETE) /api/v\d/[^?]*|WS /ws/v\d/[^?]*", str(method)
+            ), method
             assert "pl_" not in str(method)
 
 
