@@ -145,6 +145,7 @@ class Gateway:
         self.denylist: Denylist | None = None  # likewise: revoked tokens, by jti
         self._denylist_client: redis.asyncio.Redis | None = None
         self._denylist_watch: asyncio.Task[None] | None = None
+        self._unwatch_revocations: Callable[[], None] | None = None
         self._key_refresh: asyncio.Task[None] | None = None
         self._external_key_refreshes: list[asyncio.Task[None]] = []
         # Nothing stores shared state in Redis yet; readiness already proves it is reachable, so an
@@ -345,6 +346,8 @@ class Gateway:
         ]
         if isinstance(self.denylist, RedisDenylist):  # revocations reach this process as they happen
             self._denylist_watch = asyncio.create_task(self.denylist.watch())
+        if self.denylist is not None:  # a revoked token's open WebSocket connections end at once
+            self._unwatch_revocations = self.denylist.on_revoke(self.ws_door.revoked)
         # The admin port first: a port already taken stops start-up before any call is accepted.
         self.admin_port = await self.admin.start()
         try:
@@ -414,6 +417,8 @@ class Gateway:
         finally:
             closing.cancel()
         await self.admin.stop()
+        if self._unwatch_revocations is not None:
+            self._unwatch_revocations()
         for task in (self._key_refresh, *self._external_key_refreshes, self._denylist_watch):
             if task is not None:
                 task.cancel()

@@ -136,6 +136,16 @@ def _expired() -> _Ending:
     return _Ending(err, TOKEN_EXPIRED, "token expired", err.code)
 
 
+def _revoked() -> _Ending:
+    err = Refused(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "You have been signed out. Please sign in again to continue.",
+        reason="TOKEN_REVOKED",
+        info={"bearer_error": "invalid_token"},
+    )
+    return _Ending(err, POLICY, "signed out", err.code)
+
+
 def _shutting_down() -> _Ending:
     err = GatewayError(_SHUTDOWN, code=grpc.StatusCode.UNAVAILABLE)
     return _Ending(err, GOING_AWAY, "going away", err.code)
@@ -179,6 +189,17 @@ def _reason(code: grpc.StatusCode) -> str:
     return "" if code is grpc.StatusCode.OK else code.name.lower().replace("_", " ")
 
 
+def _token_payload(token: str) -> dict[str, Any]:
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) > 16_384:
+        return {}
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
 def token_expiry(token: str) -> float | None:
     """``exp`` of a JWT the identity step has already verified (so reading it unverified is safe here),
     or None when it has none or it cannot be read.
@@ -186,15 +207,14 @@ def token_expiry(token: str) -> float | None:
     >>> token_expiry("e30." + base64.urlsafe_b64encode(b'{"exp": 12}').decode().rstrip("=") + ".sig")
     12.0
     """
-    parts = token.split(".")
-    if len(parts) != 3 or len(parts[1]) > 16_384:
-        return None
-    try:
-        payload = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    exp = payload.get("exp") if isinstance(payload, dict) else None
+    exp = _token_payload(token).get("exp")
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def token_id(token: str) -> str | None:
+    """``jti`` of a verified JWT (what the denylist names), or None."""
+    jti = _token_payload(token).get("jti")
+    return jti if isinstance(jti, str) and jti else None
 
 
 def scrub_token(query: bytes) -> tuple[bytes, str | None]:
@@ -254,6 +274,22 @@ class WsDoor:
         self.connections: set[_Connection] = set()
         self._by_ip: collections.Counter[str] = collections.Counter()
         self._by_user: collections.Counter[str] = collections.Counter()
+        self._by_token: dict[str, set[_Connection]] = {}  # jti -> the connections it opened
+
+    def revoked(self, jti: str) -> None:
+        """A denylist listener: the connections holding ``jti`` end now (1008, TOKEN_REVOKED), not at
+        the token's expiry. Sign-out and an administrator's revocation reach open sockets too."""
+        for connection in tuple(self._by_token.get(jti, ())):
+            connection.stop(_revoked())
+
+    def hold_token(self, jti: str | None, connection: _Connection, previous: str | None) -> None:
+        """``connection`` now holds ``jti`` (None: none) instead of ``previous``."""
+        if previous is not None and previous in self._by_token:
+            self._by_token[previous].discard(connection)
+            if not self._by_token[previous]:
+                del self._by_token[previous]
+        if jti is not None:
+            self._by_token.setdefault(jti, set()).add(connection)
 
     async def close(self, grace: float) -> None:
         """Close every connection with 1001 (after an UNAVAILABLE frame) and wait up to ``grace``
@@ -384,6 +420,7 @@ class _Connection:
         self.ending: _Ending | None = None
         self.main: asyncio.Task[Any] | None = None
         self.expiry: asyncio.TimerHandle | None = None
+        self.token_id: str | None = None  # the jti of the token the connection holds
         self.principal: Principal | None = None
         self.call: Call | None = None
         self.admitted: str | None = None  # the subject counted against the per-user cap
@@ -458,6 +495,7 @@ class _Connection:
         finally:
             if self.expiry is not None:
                 self.expiry.cancel()
+            self.door.hold_token(None, self, self.token_id)
             if self.admitted is not None:
                 self.door.release_user(self.admitted)
             for task in (reader, writer):
@@ -786,10 +824,14 @@ class _Connection:
             self.stop(_too_slow())
 
     def _arm_expiry(self, token: str | None) -> float | None:
-        """Close 4001 when the (verified) token expires; a reauthentication re-arms it."""
+        """Close 4001 when the (verified) token expires, and 1008 as soon as it is revoked; a
+        reauthentication re-arms both for the new token."""
         if self.expiry is not None:
             self.expiry.cancel()
             self.expiry = None
+        jti = token_id(token) if token else None
+        self.door.hold_token(jti, self, self.token_id)
+        self.token_id = jti
         expires = token_expiry(token) if token else None
         if expires is None:
             return None

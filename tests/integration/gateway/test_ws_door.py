@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.doors._ws_routes import compile_ws_routes
+from gateway.doors.ws_door import token_id
 from gateway.errors import ConfigError
 from gateway.telemetry.logs import AccessLog
 from services.server import RunningFleet, start_all
@@ -373,6 +374,29 @@ async def test_an_expiring_token_closes_4001_unless_renewed(stack: Stack) -> Non
         code, frames = await closed(ws)
     assert code == 1008
     assert frames[-1]["error"]["details"][0]["reason"] == "REAUTHENTICATION_MISMATCH"
+
+
+async def test_a_revoked_token_ends_its_open_connections_at_once(stack: Stack) -> None:
+    """Sign-out or an administrator's revocation reaches an open socket through the denylist's
+    listeners (1008, TOKEN_REVOKED), long before the token's exp; another token's socket goes on."""
+    path = f"{stack.base}/ws/v1/sessions/{SESSION}/room"
+    revoked, kept = stack.token(ttl=600), stack.token(ttl=600)
+    jti = token_id(revoked)
+    assert jti is not None
+    async with (
+        connect(path, additional_headers=bearer(revoked)) as ws,
+        connect(path, additional_headers=bearer(kept)) as other,
+    ):
+        await asyncio.sleep(0.3)  # both admitted by the chain
+        denylist = stack.gateway.denylist
+        assert denylist is not None
+        now = time.time()
+        await denylist.revoke(jti, now + 600, now)
+        code, frames = await closed(ws, within=3)
+        assert (code, ws.close_reason) == (1008, "signed out")
+        assert frames[-1]["error"]["details"][0]["reason"] == "TOKEN_REVOKED"
+        await asyncio.sleep(0.2)
+        assert other.close_code is None
 
 
 # --- routes ---------------------------------------------------------------------------------------
