@@ -56,6 +56,8 @@ class Principal:
     session_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     patients: frozenset[str] = frozenset()  # the players a therapist is assigned to (the issuer says)
+    token_id: str | None = None  # the token's jti: what a revocation names
+    expires_at: float | None = None  # the token's exp (seconds since the epoch): a long call ends there
 
 
 class MessageView:

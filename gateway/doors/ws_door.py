@@ -26,8 +26,6 @@ The life of a connection:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import contextlib
 import enum
@@ -187,34 +185,6 @@ def close_code_for(code: grpc.StatusCode) -> int:
 def _reason(code: grpc.StatusCode) -> str:
     """A calm close reason (at most 123 bytes by RFC 6455): the status name in words, no internals."""
     return "" if code is grpc.StatusCode.OK else code.name.lower().replace("_", " ")
-
-
-def _token_payload(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != 3 or len(parts[1]) > 16_384:
-        return {}
-    try:
-        payload = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
-def token_expiry(token: str) -> float | None:
-    """``exp`` of a JWT the identity step has already verified (so reading it unverified is safe here),
-    or None when it has none or it cannot be read.
-
-    >>> token_expiry("e30." + base64.urlsafe_b64encode(b'{"exp": 12}').decode().rstrip("=") + ".sig")
-    12.0
-    """
-    exp = _token_payload(token).get("exp")
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
-
-
-def token_id(token: str) -> str | None:
-    """``jti`` of a verified JWT (what the denylist names), or None."""
-    jti = _token_payload(token).get("jti")
-    return jti if isinstance(jti, str) and jti else None
 
 
 def scrub_token(query: bytes) -> tuple[bytes, str | None]:
@@ -464,13 +434,10 @@ class _Connection:
         call = self.call = plan.open(Door.WEBSOCKET, metadata, None, label=self.target.label)
         headers = [(k.encode(), v.encode()) for k, v in call.response_metadata if isinstance(v, str)]
         await self.send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": headers})
-        token = next(
-            (v[7:] for k, v in metadata if k == "authorization" and v[:7].lower() == "bearer "), None
-        )
         reader = asyncio.ensure_future(self._read())
         writer = asyncio.ensure_future(self._write())
         try:
-            trailing = await self._serve(call, token)
+            trailing = await self._serve(call)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             ending = self.ending
@@ -502,14 +469,14 @@ class _Connection:
                 task.cancel()
             await asyncio.gather(reader, writer, return_exceptions=True)
 
-    async def _serve(self, call: Call, token: str | None) -> Metadata:
+    async def _serve(self, call: Call) -> Metadata:
         """The call through the chain, its answers queued for the client; the trailing metadata."""
         plan = self.target.plan
         stream: ResponseStream | None = None
         source = self._room_source()
         try:
             if source is not None:
-                return await self._serve_room(call, token, source)
+                return await self._serve_room(call, source)
             if self.streams:
                 call.requests = self._request_stream()
             else:
@@ -518,12 +485,12 @@ class _Connection:
                 call.request = message.SerializeToString()
             if plan.route.arity is Arity.STREAM_UNARY:
                 response = await plan.unary(call)
-                self._admit(call, token)
+                self._admit(call)
                 self._headers_frame(response.initial)
                 self._message_frame(response.payload)
                 return response.trailing
             stream = await plan.stream(call)
-            self._admit(call, token)
+            self._admit(call)
             self._headers_frame(await stream.headers())
             async for payload in stream:
                 self._message_frame(payload)
@@ -549,7 +516,7 @@ class _Connection:
         step: Any = next((s for s in self.target.plan.steps if s.name == "rooms"), None)
         return step if step is not None and hasattr(step, "follow") else None
 
-    async def _serve_room(self, call: Call, token: str | None, source: _RoomSource) -> Metadata:
+    async def _serve_room(self, call: Call, source: _RoomSource) -> Metadata:
         """A room or chat path whose messages come from the room log, not from the upstream's stream.
 
         The upstream call is still made, through the whole chain: it is the access check (the service
@@ -583,7 +550,7 @@ class _Connection:
         tasks: list[asyncio.Future[None]] = []
         try:
             stream = await plan.stream(call)
-            self._admit(call, token)
+            self._admit(call)
             if not after:  # from now on; taken before this client's first message can be posted
                 after = await source.head(room)
             gate.set()
@@ -670,7 +637,7 @@ class _Connection:
                 field="after_sequence",
             ) from None
 
-    def _admit(self, call: Call, token: str | None) -> None:
+    def _admit(self, call: Call) -> None:
         """The per-user cap, once the chain knows the user; then the token's expiry is watched."""
         self.principal = call.principal
         self.decided.set()
@@ -679,7 +646,7 @@ class _Connection:
         if not self.door.admit_user(call.principal.subject):
             raise _OverCap(_too_many_connections(self.door.settings.max_connections_per_user))
         self.admitted = call.principal.subject
-        self._arm_expiry(token)
+        self._arm_expiry(call.principal)
 
     async def _finish(
         self, frames: list[dict[str, Any]], code: int, reason: str, writer: asyncio.Future[None]
@@ -814,7 +781,7 @@ class _Connection:
         except Refused as refused:
             self.stop(_Ending(refused, POLICY, _reason(refused.code), refused.code))
             return
-        expires = self._arm_expiry(token)
+        expires = self._arm_expiry(principal)
         self._push_control({"reauthenticated": {"expiresAt": expires} if expires is not None else {}})
 
     def _push_control(self, value: dict[str, Any]) -> None:
@@ -823,16 +790,15 @@ class _Connection:
         except _SlowConsumer:
             self.stop(_too_slow())
 
-    def _arm_expiry(self, token: str | None) -> float | None:
-        """Close 4001 when the (verified) token expires, and 1008 as soon as it is revoked; a
-        reauthentication re-arms both for the new token."""
+    def _arm_expiry(self, principal: Principal) -> float | None:
+        """Close 4001 when the principal's token expires, and 1008 as soon as it is revoked (both as
+        the identity step verified them); a reauthentication re-arms both for the new token."""
         if self.expiry is not None:
             self.expiry.cancel()
             self.expiry = None
-        jti = token_id(token) if token else None
-        self.door.hold_token(jti, self, self.token_id)
-        self.token_id = jti
-        expires = token_expiry(token) if token else None
+        self.door.hold_token(principal.token_id, self, self.token_id)
+        self.token_id = principal.token_id
+        expires = principal.expires_at
         if expires is None:
             return None
         delay = max(expires - time.time(), 0.0)

@@ -161,6 +161,8 @@ class Identity(Step):
             session_id=claims.session_id,
             attributes={"clearance": claims.clearance} if claims.clearance else {},
             patients=frozenset(claims.patients),
+            token_id=claims.token_id,
+            expires_at=claims.expires_at,
         )
 
     async def _verify(self, header: str | None) -> Claims:
