@@ -38,19 +38,15 @@ INTERNAL = Caller("", frozenset())
 CURRENT: ContextVar[Caller] = ContextVar("tta_caller", default=INTERNAL)
 
 
-def from_metadata(metadata: Iterable[tuple[str, Any]] | None) -> Caller:
+def caller(context: Any) -> Caller:
+    """The caller of the call ``context`` belongs to, from the gateway's identity hop."""
     subject, roles = "", ""
-    for key, value in metadata or ():
+    for key, value in context.invocation_metadata() or ():
         if key == "x-tta-subject" and isinstance(value, str):
             subject = value
         elif key == "x-tta-roles" and isinstance(value, str):
             roles = value
     return Caller(subject, frozenset(r for r in roles.split(",") if r))
-
-
-def caller(context: Any) -> Caller:
-    """The caller of the call ``context`` belongs to."""
-    return from_metadata(context.invocation_metadata())
 
 
 def may_reach(owners: Iterable[str]) -> bool:

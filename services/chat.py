@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 import grpc
 from tta.v1 import chat_pb2, chat_pb2_grpc, session_pb2
 
+from services._caller import CURRENT
 from services._errors import (
     Context,
     ServiceError,
@@ -32,13 +33,6 @@ from services._streams import open_stream
 from services.state import World, timestamp
 
 __all__ = ["ChatServicer", "register"]
-
-
-def _subject(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-tta-subject" and isinstance(value, str):
-            return value
-    return ""
 
 
 @translate_errors
@@ -87,7 +81,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         """Posts one message to the room and returns it with its id and sequence number."""
         session = self._writable(request.session_id)
         message = self._post(
-            session, request.text, request.client_message_id, request.visibility, _subject(context)
+            session, request.text, request.client_message_id, request.visibility, CURRENT.get().subject
         )
         return chat_pb2.SendMessageResponse(message=message)
 
@@ -137,7 +131,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         except StopAsyncIteration:
             return
         session = self._writable(first.session_id)
-        subject = _subject(context)
+        subject = CURRENT.get().subject
 
         def post(request: chat_pb2.ChatRequest) -> None:
             if request.session_id and request.session_id != session.session_id:

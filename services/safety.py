@@ -13,6 +13,7 @@ from __future__ import annotations
 import grpc
 from tta.v1 import safety_pb2, safety_pb2_grpc
 
+from services._caller import CURRENT
 from services._errors import Context, invalid_argument, not_found, require, translate_errors
 from services._paging import paginate
 from services._risk import Assessment, action_for, score_text
@@ -140,9 +141,8 @@ class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
         if escalation is None:
             raise not_found("escalation", request.escalation_id)
         if escalation.state == safety_pb2.ESCALATION_STATE_OPEN:
-            metadata = dict(context.invocation_metadata() or ())
             escalation.state = safety_pb2.ESCALATION_STATE_ACKNOWLEDGED
-            escalation.acknowledged_by = str(metadata.get("x-tta-subject", "on-call"))
+            escalation.acknowledged_by = CURRENT.get().subject or "on-call"
             escalation.acknowledgement_note = request.note
             escalation.acknowledge_time.CopyFrom(timestamp(self._world.now()))
         return safety_pb2.AcknowledgeEscalationResponse(escalation=escalation)

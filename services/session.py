@@ -14,7 +14,7 @@ from __future__ import annotations
 import grpc
 from tta.v1 import chat_pb2, session_pb2, session_pb2_grpc
 
-from services._caller import caller
+from services._caller import CURRENT
 from services._errors import (
     Context,
     already_exists,
@@ -176,7 +176,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     ) -> session_pb2.ListSessionsResponse:
         """Sessions filtered by player, therapist and state, most recently created first. A player (a
         caller with no staff role) lists only their own sessions, whatever filter they send."""
-        who = caller(context)
+        who = CURRENT.get()
         player_id = who.subject if who.is_player_only else request.player_id
         matching = [
             s
